@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod channel;
+mod chunked;
+mod encode;
+mod error;
+mod event;
+pub mod last_event_id;
+mod response;
+mod stream;
+
+pub use channel::{Receiver, SendError, Sender, channel};
+pub use chunked::{ChunkItem, ChunkedBody};
+#[cfg(feature = "json")]
+pub use error::JsonError;
+pub use error::InvalidValue;
+pub use event::{EncodedEvent, Event, EventId, EventType, MAX_EVENT_ID_LEN};
+pub use response::{CONTENT_TYPE, RESPONSE_HEADERS};
+pub use stream::{EventItem, EventStream, KeepAlive};

@@ -1,0 +1,476 @@
+//! [`EventStream`]: any stream of events as a stream of wire bytes, with
+//! keep-alive, an initial `retry` and batching of events that are ready
+//! together.
+
+use std::fmt;
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
+use crate::encode;
+use crate::event::{EncodedEvent, Event};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What an [`EventStream`] accepts as stream items: [`Event`],
+/// [`EncodedEvent`], or a `Result` of either whose error implements
+/// [`std::error::Error`].
+///
+/// An `Err` item ends the response: it is logged through `tracing` at the
+/// `error` level and the body ends cleanly after the events before it.
+///
+/// The trait is sealed: raw bytes cannot be passed off as an event, so every
+/// byte an `EventStream` writes comes from ssekit's encoder.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an SSE event",
+    label = "this stream yields `{Self}`, not events",
+    note = "an `EventStream` needs a stream of `ssekit::Event` or `ssekit::EncodedEvent`, or of `Result<_, E>` of those with `E: std::error::Error`",
+    note = "map your items first, e.g. `stream.map(ssekit::Event::new)` for text"
+)]
+pub trait EventItem: sealed::Sealed {
+    /// The wire bytes, or the error that ends the stream, already logged.
+    #[doc(hidden)]
+    fn into_frame(self) -> Result<Bytes, ItemFailed>;
+}
+
+/// Marker for an item that ended the stream; the cause is already logged.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ItemFailed(());
+
+impl sealed::Sealed for Event {}
+impl EventItem for Event {
+    fn into_frame(self) -> Result<Bytes, ItemFailed> {
+        Ok(encode::encode(&self))
+    }
+}
+
+impl sealed::Sealed for EncodedEvent {}
+impl EventItem for EncodedEvent {
+    fn into_frame(self) -> Result<Bytes, ItemFailed> {
+        Ok(self.0)
+    }
+}
+
+impl<T: EventItem, E: std::error::Error> sealed::Sealed for Result<T, E> {}
+impl<T: EventItem, E: std::error::Error> EventItem for Result<T, E> {
+    fn into_frame(self) -> Result<Bytes, ItemFailed> {
+        match self {
+            Ok(item) => item.into_frame(),
+            Err(error) => {
+                tracing::error!(
+                    error = %ErrorChain(&error),
+                    "ssekit: the event stream yielded an error; ending the response"
+                );
+                Err(ItemFailed(()))
+            }
+        }
+    }
+}
+
+/// Displays an error with its sources: `outer: inner: innermost`.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// Keep-alive: a comment line written after a period without events, so that
+/// proxies and load balancers that cut idle connections leave the stream open,
+/// and so that a client that has gone away is noticed by the next write.
+///
+/// The default writes `:\n` after 15 seconds of idleness. It is a lone comment
+/// line, *not* followed by a blank line: every client ignores it, whereas
+/// `: ping\n\n` (comment plus blank line) is surfaced as an empty message by
+/// some clients (fetch-event-source, httpx-sse). Every event sent restarts the
+/// timer, so no keep-alive is written while events flow.
+///
+/// ```
+/// use std::time::Duration;
+/// use ssekit::KeepAlive;
+///
+/// let keep_alive = KeepAlive::new().interval(Duration::from_secs(5)).text("keep-alive");
+/// assert_eq!(keep_alive.get_interval(), Duration::from_secs(5));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[must_use]
+pub struct KeepAlive {
+    interval: Duration,
+    bytes: Bytes,
+}
+
+impl KeepAlive {
+    /// The shortest interval; shorter ones are raised to it.
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+    /// `:\n` after 15 seconds of idleness.
+    pub fn new() -> Self {
+        Self {
+            interval: Duration::from_secs(15),
+            bytes: Bytes::from_static(b":\n"),
+        }
+    }
+
+    /// Sets how long the stream may be idle before a keep-alive is written;
+    /// at least [`KeepAlive::MIN_INTERVAL`].
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Self::MIN_INTERVAL);
+        self
+    }
+
+    /// Sets the comment text (`: <text>\n`; several lines if it has line
+    /// breaks, never a field).
+    pub fn text(mut self, text: &str) -> Self {
+        self.bytes = encode::comment_lines(text);
+        self
+    }
+
+    /// The idle interval.
+    #[must_use]
+    pub fn get_interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// The bytes written on each keep-alive.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for KeepAlive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeepAlive")
+            .field("interval", &self.interval)
+            .field("bytes", &String::from_utf8_lossy(&self.bytes))
+            .finish()
+    }
+}
+
+/// The most bytes of ready events joined into one frame.
+const MAX_BATCH_BYTES: usize = 64 * 1024;
+
+pin_project! {
+    /// A stream of events, as the stream of wire bytes a response body writes.
+    ///
+    /// Wraps any [`Stream`] whose items are [`EventItem`]s: [`Event`],
+    /// [`EncodedEvent`], or `Result` of those. Each web framework's ssekit
+    /// adapter turns an `EventStream` into a response with the headers of
+    /// [`crate::RESPONSE_HEADERS`].
+    ///
+    /// - **Keep-alive**: on by default, see [`KeepAlive`].
+    /// - **Initial `retry`**: [`EventStream::retry`] sends `retry: <ms>` first.
+    /// - **Batching**: events that are ready at the same time are written as
+    ///   one frame (up to 64 KiB), which saves a system call per event under
+    ///   load; an event that is ready never waits for one that is not.
+    /// - **End of stream**: when the inner stream ends, the body ends cleanly
+    ///   (the final chunk is written, the HTTP/2 stream closed). A browser's
+    ///   `EventSource` then reconnects after its retry time, sending
+    ///   `Last-Event-ID`; answer `204 No Content` to such a request to make it
+    ///   stop for good. An `Err` item ends the body in the same way, after
+    ///   logging the error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_util::{stream, StreamExt};
+    /// use ssekit::{Event, EventStream, KeepAlive};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let events = stream::iter(["a", "b"]).map(Event::new);
+    /// let mut body = EventStream::new(events)
+    ///     .retry(Duration::from_secs(3))
+    ///     .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)));
+    ///
+    /// assert_eq!(&body.next().await.unwrap()[..], b"retry: 3000\n\n");
+    /// assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\ndata: b\n\n");
+    /// assert!(body.next().await.is_none());
+    /// # }
+    /// ```
+    #[must_use = "streams do nothing unless polled; return it from a handler"]
+    pub struct EventStream<S> {
+        #[pin]
+        inner: S,
+        #[pin]
+        timer: Option<Sleep>,
+        keep_alive: Option<KeepAlive>,
+        preamble: Option<Bytes>,
+        done: bool,
+    }
+}
+
+impl<S> EventStream<S> {
+    /// Wraps a stream of events, with the default [`KeepAlive`].
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            timer: None,
+            keep_alive: Some(KeepAlive::new()),
+            preamble: None,
+            done: false,
+        }
+    }
+
+    /// Sets the keep-alive.
+    pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
+        self.keep_alive = Some(keep_alive);
+        self
+    }
+
+    /// Turns keep-alive off: nothing is written while the inner stream is idle
+    /// (and a client that left is noticed only on the next event).
+    pub fn without_keep_alive(mut self) -> Self {
+        self.keep_alive = None;
+        self
+    }
+
+    /// Starts the stream with `retry: <ms>`, telling the client how long to
+    /// wait before it reconnects. Written as soon as the body is polled.
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.preamble = Some(encode::encode(&Event::default().retry(retry)));
+        self
+    }
+
+    /// The keep-alive in force, if any.
+    #[must_use]
+    pub fn get_keep_alive(&self) -> Option<&KeepAlive> {
+        self.keep_alive.as_ref()
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the inner stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S> fmt::Debug for EventStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream")
+            .field("inner", &std::any::type_name::<S>())
+            .field("keep_alive", &self.keep_alive)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Stream for EventStream<S>
+where
+    S: Stream,
+    S::Item: EventItem,
+{
+    type Item = Bytes;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let mut this = self.project();
+        if let Some(preamble) = this.preamble.take() {
+            return Poll::Ready(Some(preamble));
+        }
+        if *this.done {
+            return Poll::Ready(None);
+        }
+
+        // Take every event that is ready now, without waiting for any.
+        let mut first: Option<Bytes> = None;
+        let mut batch = BytesMut::new();
+        while !*this.done {
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match item.into_frame() {
+                    Ok(frame) => match &first {
+                        None => first = Some(frame),
+                        Some(f) => {
+                            if batch.is_empty() {
+                                batch.reserve(f.len() + frame.len());
+                                batch.extend_from_slice(f);
+                            }
+                            batch.extend_from_slice(&frame);
+                        }
+                    },
+                    Err(ItemFailed(())) => *this.done = true,
+                },
+                Poll::Ready(None) => *this.done = true,
+                Poll::Pending => break,
+            }
+            let size = if batch.is_empty() { first.as_ref().map_or(0, Bytes::len) } else { batch.len() };
+            if size >= MAX_BATCH_BYTES {
+                break;
+            }
+        }
+        if let Some(first) = first {
+            if let (Some(keep_alive), Some(timer)) = (&*this.keep_alive, this.timer.as_mut().as_pin_mut()) {
+                timer.reset(Instant::now() + keep_alive.interval);
+            }
+            let frame = if batch.is_empty() { first } else { batch.freeze() };
+            return Poll::Ready(Some(frame));
+        }
+        if *this.done {
+            return Poll::Ready(None);
+        }
+
+        // Idle: keep-alive.
+        let Some(keep_alive) = &*this.keep_alive else {
+            return Poll::Pending;
+        };
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(keep_alive.interval)));
+        }
+        if let Some(mut timer) = this.timer.as_mut().as_pin_mut() {
+            if timer.as_mut().poll(cx).is_ready() {
+                timer.reset(Instant::now() + keep_alive.interval);
+                return Poll::Ready(Some(keep_alive.bytes.clone()));
+            }
+        }
+        Poll::Pending
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.done {
+            (usize::from(self.preamble.is_some()), Some(usize::from(self.preamble.is_some())))
+        } else {
+            (usize::from(self.preamble.is_some()), None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use futures_util::{StreamExt, stream};
+    use tokio::sync::mpsc;
+    use tokio_stream_like::ReceiverStream;
+
+    use super::*;
+
+    /// A tiny stand-in for tokio-stream's `ReceiverStream`.
+    mod tokio_stream_like {
+        use super::*;
+        pub(super) struct ReceiverStream<T>(pub(super) mpsc::UnboundedReceiver<T>);
+        impl<T> Stream for ReceiverStream<T> {
+            type Item = T;
+            fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+                self.0.poll_recv(cx)
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keep_alive_when_idle() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
+        let start = Instant::now();
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        drop(tx);
+        assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_reset_the_keep_alive_timer() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)));
+        let start = Instant::now();
+        tokio::spawn(async move {
+            for i in 0..5 {
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                tx.send(Event::new(i.to_string())).unwrap();
+            }
+            // then idle for good, tx kept alive until the test ends
+            std::future::pending::<()>().await;
+        });
+        for i in 0..5 {
+            let frame = body.next().await.unwrap();
+            assert_eq!(frame, Bytes::from(format!("data: {i}\n\n")), "no keep-alive while events flow");
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(40), "keep-alive counted from the last event");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn custom_keep_alive_text_and_none() {
+        let mut body = EventStream::new(stream::pending::<Event>())
+            .keep_alive(KeepAlive::new().interval(Duration::from_millis(5)).text("ka"));
+        assert_eq!(&body.next().await.unwrap()[..], b": ka\n");
+
+        let mut silent = EventStream::new(stream::pending::<Event>()).without_keep_alive();
+        let waited = tokio::time::timeout(Duration::from_secs(3600), silent.next()).await;
+        assert!(waited.is_err(), "nothing is written without keep-alive");
+    }
+
+    #[tokio::test]
+    async fn ready_events_are_batched_and_retry_comes_first() {
+        let events = stream::iter(0..3).map(|i| Event::new(i.to_string()));
+        let frames: Vec<Bytes> = EventStream::new(events).retry(Duration::from_secs(1)).collect().await;
+        assert_eq!(frames, vec![
+            Bytes::from_static(b"retry: 1000\n\n"),
+            Bytes::from_static(b"data: 0\n\ndata: 1\n\ndata: 2\n\n"),
+        ]);
+    }
+
+    #[tokio::test]
+    async fn a_ready_event_never_waits_for_the_next() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx));
+        tx.send(Event::new("1")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: 1\n\n");
+    }
+
+    #[tokio::test]
+    async fn batches_are_bounded() {
+        let big = "x".repeat(40 * 1024);
+        let events = stream::iter(0..4).map(move |_| Event::new(big.clone()));
+        let frames: Vec<Bytes> = EventStream::new(events).collect().await;
+        assert_eq!(frames.len(), 2);
+        assert!(frames.iter().all(|f| f.len() < 2 * MAX_BATCH_BYTES));
+    }
+
+    #[tokio::test]
+    async fn error_item_ends_the_stream_after_the_events_before_it() {
+        let items: Vec<Result<Event, io::Error>> = vec![
+            Ok(Event::new("a")),
+            Err(io::Error::other("boom")),
+            Ok(Event::new("never")),
+        ];
+        let frames: Vec<Bytes> = EventStream::new(stream::iter(items)).collect().await;
+        assert_eq!(frames, vec![Bytes::from_static(b"data: a\n\n")]);
+    }
+
+    #[tokio::test]
+    async fn encoded_events_pass_through_without_copy() {
+        let encoded = Event::new("shared").encode();
+        let ptr = encoded.as_bytes().as_ptr();
+        let mut body = EventStream::new(stream::iter([encoded]));
+        let frame = body.next().await.unwrap();
+        assert_eq!(frame.as_ptr(), ptr);
+    }
+}

@@ -1,0 +1,289 @@
+//! Real HTTP clients: hyper's HTTP/1.1 and HTTP/2 (h2c prior knowledge)
+//! connections, and raw bytes over TCP where the exact wire matters.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use crate::parser::{JsParser, Parsed};
+
+/// How long a client waits for the next piece of a response before the test
+/// fails. Generous: it bounds a hung test, it does not measure speed.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HTTP version of a [`get`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.1.
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (h2c).
+    Http2,
+}
+
+/// A response being read. Dropping it closes the connection.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers as received.
+    pub headers: HeaderMap,
+    body: Incoming,
+    gunzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
+    conn: JoinHandle<()>,
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+/// `GET path` on a new connection.
+///
+/// # Panics
+///
+/// On any connection failure, or when the response head takes longer than
+/// [`STEP_TIMEOUT`].
+pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])], version: Version) -> Reply {
+    let tcp = TcpStream::connect(addr).await.expect("connect to the test server");
+    tcp.set_nodelay(true).expect("nodelay");
+    let io = TokioIo::new(tcp);
+    let mut request = Request::get(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, HeaderValue::from_bytes(value).expect("header value"));
+    }
+    let request = request.body(Empty::<Bytes>::new()).expect("request");
+    let fut = async move {
+        match version {
+            Version::Http1 => {
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(io).await.expect("HTTP/1.1 handshake");
+                let conn = tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                let response = sender.send_request(request).await.expect("HTTP/1.1 response");
+                (response, conn)
+            }
+            Version::Http2 => {
+                let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .expect("HTTP/2 handshake");
+                let conn = tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                let response = sender.send_request(request).await.expect("HTTP/2 response");
+                (response, conn)
+            }
+        }
+    };
+    let (response, conn) = tokio::time::timeout(STEP_TIMEOUT, fut)
+        .await
+        .expect("response head within the step timeout");
+    let (parts, body) = response.into_parts();
+    let gunzip = match parts.headers.get("content-encoding").map(HeaderValue::as_bytes) {
+        Some(b"gzip") => Some(flate2::write::GzDecoder::new(Vec::new())),
+        None | Some(b"identity") => None,
+        Some(other) => panic!("unexpected content-encoding {:?}", String::from_utf8_lossy(other)),
+    };
+    Reply { status: parts.status, headers: parts.headers, body, gunzip, conn }
+}
+
+impl Reply {
+    /// The next piece of the body (decompressed if gzip), `None` at its end.
+    /// Pieces that decompress to nothing are skipped.
+    ///
+    /// # Panics
+    ///
+    /// When nothing arrives within [`STEP_TIMEOUT`], or the body fails.
+    pub async fn chunk(&mut self) -> Option<Bytes> {
+        loop {
+            let frame = tokio::time::timeout(STEP_TIMEOUT, self.body.frame())
+                .await
+                .expect("next body frame within the step timeout");
+            let Some(frame) = frame else {
+                if let Some(gz) = self.gunzip.take() {
+                    let rest = gz.finish().expect("gzip stream ends cleanly");
+                    if !rest.is_empty() {
+                        return Some(Bytes::from(rest));
+                    }
+                }
+                return None;
+            };
+            let frame = frame.expect("body frame without error");
+            let Ok(data) = frame.into_data() else { continue };
+            match &mut self.gunzip {
+                None => return Some(data),
+                Some(gz) => {
+                    gz.write_all(&data).expect("gzip data");
+                    gz.flush().expect("gzip flush");
+                    let out = std::mem::take(gz.get_mut());
+                    if !out.is_empty() {
+                        return Some(Bytes::from(out));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the body is compressed (and decompressed by [`Reply::chunk`]).
+    pub fn is_gzip(&self) -> bool {
+        self.gunzip.is_some()
+    }
+
+    /// The rest of the body.
+    pub async fn bytes(&mut self) -> Vec<u8> {
+        let mut all = Vec::new();
+        while let Some(chunk) = self.chunk().await {
+            all.extend_from_slice(&chunk);
+        }
+        all
+    }
+
+    /// The header's value as text, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("ASCII header value"))
+    }
+}
+
+/// An event stream read through the independent parser.
+#[derive(Debug)]
+pub struct SseReader {
+    /// The response.
+    pub reply: Reply,
+    parser: JsParser,
+    pending: std::collections::VecDeque<Parsed>,
+    /// Every body byte received so far.
+    pub raw: Vec<u8>,
+    ended: bool,
+}
+
+impl SseReader {
+    /// Reads `reply` through a fresh parser.
+    pub async fn new(reply: Reply) -> Self {
+        Self { reply, parser: JsParser::start().await, pending: Default::default(), raw: Vec::new(), ended: false }
+    }
+
+    /// The next parsed item, `None` when the body ended.
+    pub async fn next(&mut self) -> Option<Parsed> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            match self.reply.chunk().await {
+                Some(chunk) => {
+                    self.raw.extend_from_slice(&chunk);
+                    self.pending.extend(self.parser.feed(&chunk).await);
+                }
+                None => {
+                    self.ended = true;
+                    self.pending.extend(self.parser.end().await);
+                }
+            }
+        }
+    }
+
+    /// The next event, skipping comments; panics on a parser error.
+    pub async fn next_event(&mut self) -> Option<Parsed> {
+        loop {
+            match self.next().await? {
+                item @ Parsed::Event { .. } => return Some(item),
+                Parsed::Error { ty, message } => panic!("the parser refused the stream: {ty}: {message}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// Everything until the body ends.
+    pub async fn rest(&mut self) -> Vec<Parsed> {
+        let mut out = Vec::new();
+        while let Some(item) = self.next().await {
+            out.push(item);
+        }
+        out
+    }
+}
+
+/// A response read as raw bytes from the socket.
+#[derive(Debug)]
+pub struct RawReply {
+    /// Status code from the status line.
+    pub status: u16,
+    /// The status line and header lines exactly as received, without the
+    /// blank line.
+    pub head: String,
+    /// Bytes received after the head (the body as sent: chunked framing included).
+    pub rest: Vec<u8>,
+    /// The connection, to read more.
+    pub stream: TcpStream,
+}
+
+impl RawReply {
+    /// Header values, by case-insensitive name.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.head
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
+
+    /// Reads until `needle` appears after the head, or the connection closes.
+    pub async fn read_until(&mut self, needle: &[u8]) {
+        let mut buf = [0u8; 8192];
+        while !self.rest.windows(needle.len()).any(|w| w == needle) {
+            let n = tokio::time::timeout(STEP_TIMEOUT, self.stream.read(&mut buf))
+                .await
+                .expect("raw read within the step timeout")
+                .expect("raw read");
+            if n == 0 {
+                return;
+            }
+            self.rest.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+/// Sends `GET path HTTP/1.1` with the given extra header lines, byte for byte,
+/// and reads the response head.
+pub async fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[u8]) -> RawReply {
+    let mut stream = TcpStream::connect(addr).await.expect("connect to the test server");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n").into_bytes();
+    request.extend_from_slice(extra_headers);
+    request.extend_from_slice(b"\r\n");
+    stream.write_all(&request).await.expect("raw write");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 8192];
+    let end = loop {
+        if let Some(pos) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos;
+        }
+        let n = tokio::time::timeout(STEP_TIMEOUT, stream.read(&mut buf))
+            .await
+            .expect("raw response head within the step timeout")
+            .expect("raw read");
+        assert!(n > 0, "connection closed before the response head: {:?}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8(received[..end].to_vec()).expect("ASCII response head");
+    let rest = received[end + 4..].to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code in the status line");
+    RawReply { status, head, rest, stream }
+}

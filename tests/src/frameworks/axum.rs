@@ -1,0 +1,56 @@
+//! axum 0.8 with tower-http's `CompressionLayer`, HTTP/1.1 and h2c.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ssekit_axum::{ChunkedResponse, LastEventId, SseResponse};
+
+use crate::fixtures::{Fixtures, Refusal};
+use crate::{Framework, TestServer};
+
+/// The axum driver.
+#[derive(Debug)]
+pub struct Axum;
+
+fn refusal(r: Refusal) -> Response {
+    (StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), r.message).into_response()
+}
+
+async fn sse(
+    State(fixtures): State<Arc<Fixtures>>,
+    Path((name, probe)): Path<(String, u64)>,
+    LastEventId(last): LastEventId,
+) -> Response {
+    match fixtures.sse(&name, probe, last) {
+        Ok(stream) => SseResponse::from(stream).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+async fn chunked(State(fixtures): State<Arc<Fixtures>>, Path((name, probe)): Path<(String, u64)>) -> Response {
+    match fixtures.chunked(&name, probe) {
+        Ok(body) => ChunkedResponse::from(body).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+impl Framework for Axum {
+    const NAME: &'static str = "axum";
+
+    async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
+        let app = axum::Router::new()
+            .route("/sse/{name}/{probe}", get(sse))
+            .route("/chunked/{name}/{probe}", get(chunked))
+            .layer(tower_http::compression::CompressionLayer::new())
+            .with_state(fixtures);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestServer::new(addr, move || task.abort())
+    }
+}

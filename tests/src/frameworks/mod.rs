@@ -1,0 +1,3 @@
+//! One driver per framework: serve the fixtures, nothing else.
+
+pub mod axum;

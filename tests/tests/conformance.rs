@@ -1,0 +1,15 @@
+//! Every scenario against every framework: `cargo test -p ssekit-conformance
+//! -- --list` shows the matrix as `<framework>::<scenario>`.
+
+macro_rules! scenario_tests {
+    ($driver:ty; $($scenario:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $scenario() {
+            ssekit_conformance::run(ssekit_conformance::scenarios::$scenario::<$driver>()).await;
+        }
+    )*};
+}
+
+mod axum {
+    ssekit_conformance::for_each_scenario!(scenario_tests!(ssekit_conformance::frameworks::axum::Axum));
+}
