@@ -189,7 +189,9 @@ mod tests {
         assert_eq!(&stream.next().await.unwrap()[..], b"data: a\n\n");
         assert!(!tx.is_closed());
         drop(stream);
-        tokio::time::timeout(Duration::from_secs(1), tx.closed()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), tx.closed())
+            .await
+            .unwrap();
         let err = tx.send(Event::new("b")).await.unwrap_err();
         assert!(err.is_disconnected());
         assert_eq!(err.into_event().get_data(), Some("b"));
@@ -201,7 +203,10 @@ mod tests {
         tx.try_send(Event::new("a")).unwrap();
         let err = tx.try_send(Event::new("b")).unwrap_err();
         assert!(err.is_full());
-        assert_eq!(err.to_string(), "event not sent: the stream's buffer is full");
+        assert_eq!(
+            err.to_string(),
+            "event not sent: the stream's buffer is full"
+        );
     }
 
     #[tokio::test]

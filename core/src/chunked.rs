@@ -91,20 +91,39 @@ impl<S> ChunkedBody<S> {
     /// cannot carry (only visible ASCII and spaces are accepted).
     pub fn new(content_type: impl Into<Cow<'static, str>>, inner: S) -> Result<Self, InvalidValue> {
         let content_type = content_type.into();
-        if let Some(at) = content_type.bytes().position(|b| !(b == b' ' || b.is_ascii_graphic())) {
-            return Err(InvalidValue::new(Field::ContentType, Problem::NotVisibleAscii, at));
+        if let Some(at) = content_type
+            .bytes()
+            .position(|b| !(b == b' ' || b.is_ascii_graphic()))
+        {
+            return Err(InvalidValue::new(
+                Field::ContentType,
+                Problem::NotVisibleAscii,
+                at,
+            ));
         }
-        Ok(Self { content_type, inner, done: false })
+        Ok(Self {
+            content_type,
+            inner,
+            done: false,
+        })
     }
 
     /// A `text/html; charset=utf-8` body.
     pub fn html(inner: S) -> Self {
-        Self { content_type: Cow::Borrowed("text/html; charset=utf-8"), inner, done: false }
+        Self {
+            content_type: Cow::Borrowed("text/html; charset=utf-8"),
+            inner,
+            done: false,
+        }
     }
 
     /// A `text/plain; charset=utf-8` body.
     pub fn text(inner: S) -> Self {
-        Self { content_type: Cow::Borrowed("text/plain; charset=utf-8"), inner, done: false }
+        Self {
+            content_type: Cow::Borrowed("text/plain; charset=utf-8"),
+            inner,
+            done: false,
+        }
     }
 
     /// The content type.

@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(&*enc(&Event::new("a\r\nb")), b"data: a\ndata: b\n\n");
         assert_eq!(&*enc(&Event::new("a\rb")), b"data: a\ndata: b\n\n");
         assert_eq!(&*enc(&Event::new("a\n\rb")), b"data: a\ndata:\ndata: b\n\n");
-        assert_eq!(&*enc(&Event::new("a\r\r\nb")), b"data: a\ndata:\ndata: b\n\n");
+        assert_eq!(
+            &*enc(&Event::new("a\r\r\nb")),
+            b"data: a\ndata:\ndata: b\n\n"
+        );
     }
 
     #[test]
@@ -247,7 +250,12 @@ mod tests {
 
     #[test]
     fn setter_called_twice_last_wins() {
-        let event = Event::new("first").data("second").try_id("1").unwrap().try_id("2").unwrap();
+        let event = Event::new("first")
+            .data("second")
+            .try_id("1")
+            .unwrap()
+            .try_id("2")
+            .unwrap();
         assert_eq!(&*enc(&event), b"id: 2\ndata: second\n\n");
     }
 

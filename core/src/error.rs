@@ -64,7 +64,11 @@ impl fmt::Display for InvalidValue {
         match self.problem {
             Problem::LineFeed => write!(f, "invalid {field}: line feed (LF) at byte {}", self.at),
             Problem::CarriageReturn => {
-                write!(f, "invalid {field}: carriage return (CR) at byte {}", self.at)
+                write!(
+                    f,
+                    "invalid {field}: carriage return (CR) at byte {}",
+                    self.at
+                )
             }
             Problem::Nul => write!(f, "invalid {field}: NUL at byte {}", self.at),
             Problem::TooLong => write!(f, "invalid {field}: longer than {} bytes", self.at),

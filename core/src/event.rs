@@ -98,7 +98,9 @@ impl EventId {
     #[must_use]
     pub const fn from_static(value: &'static str) -> Self {
         if check(value, Field::Id).is_some() {
-            panic!("EventId::from_static: an event id cannot contain CR, LF or NUL, or exceed 1024 bytes");
+            panic!(
+                "EventId::from_static: an event id cannot contain CR, LF or NUL, or exceed 1024 bytes"
+            );
         }
         Self(Cow::Borrowed(value))
     }

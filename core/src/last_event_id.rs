@@ -140,7 +140,11 @@ mod tests {
             parse_one(b"a\0b").unwrap_err().to_string(),
             "invalid Last-Event-ID header: contains NUL, CR or LF"
         );
-        assert!(parse([b"1".as_slice(), b"2".as_slice()]).unwrap_err().is_repeated());
+        assert!(
+            parse([b"1".as_slice(), b"2".as_slice()])
+                .unwrap_err()
+                .is_repeated()
+        );
         assert_eq!(parse_one("é".as_bytes()).unwrap().unwrap().as_str(), "é");
     }
 }

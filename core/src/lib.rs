@@ -12,9 +12,9 @@ mod stream;
 
 pub use channel::{Receiver, SendError, Sender, channel};
 pub use chunked::{ChunkItem, ChunkedBody};
+pub use error::InvalidValue;
 #[cfg(feature = "json")]
 pub use error::JsonError;
-pub use error::InvalidValue;
 pub use event::{EncodedEvent, Event, EventId, EventType, MAX_EVENT_ID_LEN};
 pub use response::{CONTENT_TYPE, RESPONSE_HEADERS};
 pub use stream::{EventItem, EventStream, KeepAlive};

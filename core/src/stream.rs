@@ -212,8 +212,9 @@ pin_project! {
     pub struct EventStream<S> {
         #[pin]
         inner: S,
-        #[pin]
-        timer: Option<Sleep>,
+        // Boxed so that the stream is `Unpin` whenever `S` is; made on the
+        // first idle poll, so a stream that never idles never allocates it.
+        timer: Option<Pin<Box<Sleep>>>,
         keep_alive: Option<KeepAlive>,
         preamble: Option<Bytes>,
         done: bool,
@@ -316,16 +317,24 @@ where
                 Poll::Ready(None) => *this.done = true,
                 Poll::Pending => break,
             }
-            let size = if batch.is_empty() { first.as_ref().map_or(0, Bytes::len) } else { batch.len() };
+            let size = if batch.is_empty() {
+                first.as_ref().map_or(0, Bytes::len)
+            } else {
+                batch.len()
+            };
             if size >= MAX_BATCH_BYTES {
                 break;
             }
         }
         if let Some(first) = first {
-            if let (Some(keep_alive), Some(timer)) = (&*this.keep_alive, this.timer.as_mut().as_pin_mut()) {
-                timer.reset(Instant::now() + keep_alive.interval);
+            if let (Some(keep_alive), Some(timer)) = (&*this.keep_alive, this.timer.as_mut()) {
+                timer.as_mut().reset(Instant::now() + keep_alive.interval);
             }
-            let frame = if batch.is_empty() { first } else { batch.freeze() };
+            let frame = if batch.is_empty() {
+                first
+            } else {
+                batch.freeze()
+            };
             return Poll::Ready(Some(frame));
         }
         if *this.done {
@@ -336,21 +345,22 @@ where
         let Some(keep_alive) = &*this.keep_alive else {
             return Poll::Pending;
         };
-        if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep(keep_alive.interval)));
-        }
-        if let Some(mut timer) = this.timer.as_mut().as_pin_mut() {
-            if timer.as_mut().poll(cx).is_ready() {
-                timer.reset(Instant::now() + keep_alive.interval);
-                return Poll::Ready(Some(keep_alive.bytes.clone()));
-            }
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(keep_alive.interval)));
+        if timer.as_mut().poll(cx).is_ready() {
+            timer.as_mut().reset(Instant::now() + keep_alive.interval);
+            return Poll::Ready(Some(keep_alive.bytes.clone()));
         }
         Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         if self.done {
-            (usize::from(self.preamble.is_some()), Some(usize::from(self.preamble.is_some())))
+            (
+                usize::from(self.preamble.is_some()),
+                Some(usize::from(self.preamble.is_some())),
+            )
         } else {
             (usize::from(self.preamble.is_some()), None)
         }
@@ -409,17 +419,28 @@ mod tests {
         });
         for i in 0..5 {
             let frame = body.next().await.unwrap();
-            assert_eq!(frame, Bytes::from(format!("data: {i}\n\n")), "no keep-alive while events flow");
+            assert_eq!(
+                frame,
+                Bytes::from(format!("data: {i}\n\n")),
+                "no keep-alive while events flow"
+            );
         }
         assert_eq!(start.elapsed(), Duration::from_secs(30));
         assert_eq!(&body.next().await.unwrap()[..], b":\n");
-        assert_eq!(start.elapsed(), Duration::from_secs(40), "keep-alive counted from the last event");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(40),
+            "keep-alive counted from the last event"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn custom_keep_alive_text_and_none() {
-        let mut body = EventStream::new(stream::pending::<Event>())
-            .keep_alive(KeepAlive::new().interval(Duration::from_millis(5)).text("ka"));
+        let mut body = EventStream::new(stream::pending::<Event>()).keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_millis(5))
+                .text("ka"),
+        );
         assert_eq!(&body.next().await.unwrap()[..], b": ka\n");
 
         let mut silent = EventStream::new(stream::pending::<Event>()).without_keep_alive();
@@ -430,11 +451,17 @@ mod tests {
     #[tokio::test]
     async fn ready_events_are_batched_and_retry_comes_first() {
         let events = stream::iter(0..3).map(|i| Event::new(i.to_string()));
-        let frames: Vec<Bytes> = EventStream::new(events).retry(Duration::from_secs(1)).collect().await;
-        assert_eq!(frames, vec![
-            Bytes::from_static(b"retry: 1000\n\n"),
-            Bytes::from_static(b"data: 0\n\ndata: 1\n\ndata: 2\n\n"),
-        ]);
+        let frames: Vec<Bytes> = EventStream::new(events)
+            .retry(Duration::from_secs(1))
+            .collect()
+            .await;
+        assert_eq!(
+            frames,
+            vec![
+                Bytes::from_static(b"retry: 1000\n\n"),
+                Bytes::from_static(b"data: 0\n\ndata: 1\n\ndata: 2\n\n"),
+            ]
+        );
     }
 
     #[tokio::test]

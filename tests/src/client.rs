@@ -53,8 +53,15 @@ impl Drop for Reply {
 ///
 /// On any connection failure, or when the response head takes longer than
 /// [`STEP_TIMEOUT`].
-pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])], version: Version) -> Reply {
-    let tcp = TcpStream::connect(addr).await.expect("connect to the test server");
+pub async fn get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    version: Version,
+) -> Reply {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .expect("connect to the test server");
     tcp.set_nodelay(true).expect("nodelay");
     let io = TokioIo::new(tcp);
     let mut request = Request::get(format!("http://{addr}{path}"));
@@ -65,18 +72,23 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])], versio
     let fut = async move {
         match version {
             Version::Http1 => {
-                let (mut sender, conn) =
-                    hyper::client::conn::http1::handshake(io).await.expect("HTTP/1.1 handshake");
+                let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+                    .await
+                    .expect("HTTP/1.1 handshake");
                 let conn = tokio::spawn(async move {
                     let _ = conn.await;
                 });
-                let response = sender.send_request(request).await.expect("HTTP/1.1 response");
+                let response = sender
+                    .send_request(request)
+                    .await
+                    .expect("HTTP/1.1 response");
                 (response, conn)
             }
             Version::Http2 => {
-                let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-                    .await
-                    .expect("HTTP/2 handshake");
+                let (mut sender, conn) =
+                    hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                        .await
+                        .expect("HTTP/2 handshake");
                 let conn = tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -89,12 +101,25 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])], versio
         .await
         .expect("response head within the step timeout");
     let (parts, body) = response.into_parts();
-    let gunzip = match parts.headers.get("content-encoding").map(HeaderValue::as_bytes) {
+    let gunzip = match parts
+        .headers
+        .get("content-encoding")
+        .map(HeaderValue::as_bytes)
+    {
         Some(b"gzip") => Some(flate2::write::GzDecoder::new(Vec::new())),
         None | Some(b"identity") => None,
-        Some(other) => panic!("unexpected content-encoding {:?}", String::from_utf8_lossy(other)),
+        Some(other) => panic!(
+            "unexpected content-encoding {:?}",
+            String::from_utf8_lossy(other)
+        ),
     };
-    Reply { status: parts.status, headers: parts.headers, body, gunzip, conn }
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+        gunzip,
+        conn,
+    }
 }
 
 impl Reply {
@@ -119,7 +144,9 @@ impl Reply {
                 return None;
             };
             let frame = frame.expect("body frame without error");
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             match &mut self.gunzip {
                 None => return Some(data),
                 Some(gz) => {
@@ -150,7 +177,9 @@ impl Reply {
 
     /// The header's value as text, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("ASCII header value"))
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header value"))
     }
 }
 
@@ -169,7 +198,13 @@ pub struct SseReader {
 impl SseReader {
     /// Reads `reply` through a fresh parser.
     pub async fn new(reply: Reply) -> Self {
-        Self { reply, parser: JsParser::start().await, pending: Default::default(), raw: Vec::new(), ended: false }
+        Self {
+            reply,
+            parser: JsParser::start().await,
+            pending: Default::default(),
+            raw: Vec::new(),
+            ended: false,
+        }
     }
 
     /// The next parsed item, `None` when the body ended.
@@ -199,7 +234,9 @@ impl SseReader {
         loop {
             match self.next().await? {
                 item @ Parsed::Event { .. } => return Some(item),
-                Parsed::Error { ty, message } => panic!("the parser refused the stream: {ty}: {message}"),
+                Parsed::Error { ty, message } => {
+                    panic!("the parser refused the stream: {ty}: {message}")
+                }
                 _ => {}
             }
         }
@@ -260,8 +297,12 @@ impl RawReply {
 /// Sends `GET path HTTP/1.1` with the given extra header lines, byte for byte,
 /// and reads the response head.
 pub async fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[u8]) -> RawReply {
-    let mut stream = TcpStream::connect(addr).await.expect("connect to the test server");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n").into_bytes();
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .expect("connect to the test server");
+    let mut request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n")
+            .into_bytes();
     request.extend_from_slice(extra_headers);
     request.extend_from_slice(b"\r\n");
     stream.write_all(&request).await.expect("raw write");
@@ -275,7 +316,11 @@ pub async fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[u8]) -> RawR
             .await
             .expect("raw response head within the step timeout")
             .expect("raw read");
-        assert!(n > 0, "connection closed before the response head: {:?}", String::from_utf8_lossy(&received));
+        assert!(
+            n > 0,
+            "connection closed before the response head: {:?}",
+            String::from_utf8_lossy(&received)
+        );
         received.extend_from_slice(&buf[..n]);
     };
     let head = String::from_utf8(received[..end].to_vec()).expect("ASCII response head");
@@ -285,5 +330,10 @@ pub async fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[u8]) -> RawR
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("status code in the status line");
-    RawReply { status, head, rest, stream }
+    RawReply {
+        status,
+        head,
+        rest,
+        stream,
+    }
 }

@@ -110,23 +110,53 @@ pub fn field_cases() -> Vec<(Event, crate::parser::Parsed)> {
     };
     let ok = |r: Result<Event, ssekit::InvalidValue>| r.expect("valid fixture field");
     vec![
-        (Event::new("line 1\nline 2\nline 3"), ev("message", "line 1\nline 2\nline 3", "")),
-        (Event::new("crlf\r\nis one break"), ev("message", "crlf\nis one break", "")),
-        (Event::new("x\revent: spoof"), ev("message", "x\nevent: spoof", "")),
-        (Event::new("x\r\nid: 666\r\rdata: y"), ev("message", "x\nid: 666\n\ndata: y", "")),
+        (
+            Event::new("line 1\nline 2\nline 3"),
+            ev("message", "line 1\nline 2\nline 3", ""),
+        ),
+        (
+            Event::new("crlf\r\nis one break"),
+            ev("message", "crlf\nis one break", ""),
+        ),
+        (
+            Event::new("x\revent: spoof"),
+            ev("message", "x\nevent: spoof", ""),
+        ),
+        (
+            Event::new("x\r\nid: 666\r\rdata: y"),
+            ev("message", "x\nid: 666\n\ndata: y", ""),
+        ),
         (Event::new("trailing\n"), ev("message", "trailing\n", "")),
-        (Event::new(" leading space"), ev("message", " leading space", "")),
-        (Event::new("ünïcødé ✓ 🚀 \u{2028} \u{feff}bom \0nul"), ev("message", "ünïcødé ✓ 🚀 \u{2028} \u{feff}bom \0nul", "")),
+        (
+            Event::new(" leading space"),
+            ev("message", " leading space", ""),
+        ),
+        (
+            Event::new("ünïcødé ✓ 🚀 \u{2028} \u{feff}bom \0nul"),
+            ev("message", "ünïcødé ✓ 🚀 \u{2028} \u{feff}bom \0nul", ""),
+        ),
         (Event::new(""), ev("message", "", "")),
-        (ok(Event::new("with id").try_id("42")), ev("message", "with id", "42")),
+        (
+            ok(Event::new("with id").try_id("42")),
+            ev("message", "with id", "42"),
+        ),
         (Event::new("keeps id"), ev("message", "keeps id", "42")),
-        (ok(Event::new("empty id").try_id("")), ev("message", "empty id", "")),
+        (
+            ok(Event::new("empty id").try_id("")),
+            ev("message", "empty id", ""),
+        ),
         (
             Event::new("after comment").comment("comment 1\ncomment 2\r\ndata: not data"),
             ev("message", "after comment", ""),
         ),
-        (Event::default().retry(Duration::from_millis(2500)), Parsed::Retry { ms: 2500 }),
-        (Event::new("typed").event(EventType::from_static("update")), ev("update", "typed", "")),
+        (
+            Event::default().retry(Duration::from_millis(2500)),
+            Parsed::Retry { ms: 2500 },
+        ),
+        (
+            Event::new("typed").event(EventType::from_static("update")),
+            ev("update", "typed", ""),
+        ),
         (
             ok(ok(Event::new("first")
                 .data("second")
@@ -158,7 +188,11 @@ pub fn json_messages() -> Vec<NameValue> {
     (0..5)
         .map(|i| NameValue {
             Name: format!("Name{i}"),
-            Value: if i == 3 { format!("Value{i}\nwith a newline") } else { format!("Value{i}") },
+            Value: if i == 3 {
+                format!("Value{i}\nwith a newline")
+            } else {
+                format!("Value{i}")
+            },
         })
         .collect()
 }
@@ -205,7 +239,11 @@ impl Fixtures {
             .unwrap_or_else(|| {
                 // A route without a probe still works; its gate never opens.
                 let (tx, rx) = mpsc::unbounded_channel();
-                Arc::new(Probe { gate: Semaphore::new(0), reports_tx: tx, reports_rx: tokio::sync::Mutex::new(rx) })
+                Arc::new(Probe {
+                    gate: Semaphore::new(0),
+                    reports_tx: tx,
+                    reports_rx: tokio::sync::Mutex::new(rx),
+                })
             })
     }
 
@@ -215,13 +253,22 @@ impl Fixtures {
     ///
     /// [`Refusal`] for an unknown fixture (404) and for `refuse` (401): a
     /// handler that fails before its first event answers a plain HTTP error.
-    pub fn sse(&self, name: &str, probe: u64, last_event_id: Option<EventId>) -> Result<EventStream<FixtureStream>, Refusal> {
+    pub fn sse(
+        &self,
+        name: &str,
+        probe: u64,
+        last_event_id: Option<EventId>,
+    ) -> Result<EventStream<FixtureStream>, Refusal> {
         let probe = self.get_probe(probe);
         let stream: FixtureStream = match name {
-            "fields" => Box::pin(futures_util::stream::iter(field_cases().into_iter().map(|(e, _)| Ok(e)))),
-            "json" => Box::pin(futures_util::stream::iter(
-                json_messages().into_iter().map(|m| Event::json(&m).map_err(|e| FixtureError(e.to_string()))),
+            "fields" => Box::pin(futures_util::stream::iter(
+                field_cases().into_iter().map(|(e, _)| Ok(e)),
             )),
+            "json" => {
+                Box::pin(futures_util::stream::iter(json_messages().into_iter().map(
+                    |m| Event::json(&m).map_err(|e| FixtureError(e.to_string())),
+                )))
+            }
             "gated" => pushed(|tx| async move {
                 let _ = tx.send(Ok(Event::new("event 1"))).await;
                 probe.wait().await;
@@ -233,7 +280,8 @@ impl Fixtures {
                     probe.wait().await;
                     let _ = tx.send(Ok(Event::new("end"))).await;
                 });
-                return Ok(EventStream::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_millis(50))));
+                return Ok(EventStream::new(stream)
+                    .keep_alive(KeepAlive::new().interval(Duration::from_millis(50))));
             }
             "flowing" => {
                 let stream = pushed(|tx| async move {
@@ -242,7 +290,8 @@ impl Fixtures {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 });
-                return Ok(EventStream::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(1))));
+                return Ok(EventStream::new(stream)
+                    .keep_alive(KeepAlive::new().interval(Duration::from_secs(1))));
             }
             "disconnect" => {
                 // The push channel a real handler uses; default keep-alive (15 s),
@@ -264,25 +313,44 @@ impl Fixtures {
                 Box::pin(events.into_inner().map(Ok))
             }
             "last-event-id" => {
-                let data = last_event_id.map_or_else(|| "<none>".to_owned(), |id| id.as_str().to_owned());
+                let data =
+                    last_event_id.map_or_else(|| "<none>".to_owned(), |id| id.as_str().to_owned());
                 Box::pin(futures_util::stream::iter([Ok(Event::new(data))]))
             }
-            "large" => Box::pin(futures_util::stream::iter([Ok(Event::new(large_data())), Ok(Event::new("after"))])),
+            "large" => Box::pin(futures_util::stream::iter([
+                Ok(Event::new(large_data())),
+                Ok(Event::new("after")),
+            ])),
             "count" => pushed(|tx| async move {
                 for i in 0..10 {
-                    let _ = tx.send(Ok(Event::new(i.to_string()).try_id(i.to_string()).expect("digits"))).await;
+                    let _ = tx
+                        .send(Ok(Event::new(i.to_string())
+                            .try_id(i.to_string())
+                            .expect("digits")))
+                        .await;
                     tokio::task::yield_now().await;
                 }
             }),
             "error-item" => Box::pin(futures_util::stream::iter([
                 Ok(Event::new("before")),
-                Err(FixtureError(format!("fixture failure #{}", Arc::as_ptr(&probe) as usize))),
+                Err(FixtureError(format!(
+                    "fixture failure #{}",
+                    Arc::as_ptr(&probe) as usize
+                ))),
                 Ok(Event::new("after")),
             ])),
             "refuse" => {
-                return Err(Refusal { status: 401, message: "no token".to_owned() });
+                return Err(Refusal {
+                    status: 401,
+                    message: "no token".to_owned(),
+                });
             }
-            _ => return Err(Refusal { status: 404, message: format!("no fixture {name:?}") }),
+            _ => {
+                return Err(Refusal {
+                    status: 404,
+                    message: format!("no fixture {name:?}"),
+                });
+            }
         };
         Ok(EventStream::new(stream))
     }
@@ -304,10 +372,14 @@ impl Fixtures {
                     let _ = tx.send(Bytes::from_static(b"<h1>1</h1>")).await;
                     let _ = tx.send(Bytes::from_static(b"</body></html>")).await;
                 });
-                let stream: ChunkStream = Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+                let stream: ChunkStream =
+                    Box::pin(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
                 Ok(ChunkedBody::html(stream))
             }
-            _ => Err(Refusal { status: 404, message: format!("no fixture {name:?}") }),
+            _ => Err(Refusal {
+                status: 404,
+                message: format!("no fixture {name:?}"),
+            }),
         }
     }
 }

@@ -50,13 +50,18 @@ pub struct TestServer {
 impl TestServer {
     /// A server at `addr`, stopped by `stop`.
     pub fn new(addr: SocketAddr, stop: impl FnOnce() + Send + 'static) -> Self {
-        Self { addr, stop: Some(Box::new(stop)) }
+        Self {
+            addr,
+            stop: Some(Box::new(stop)),
+        }
     }
 }
 
 impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -123,3 +128,8 @@ pub fn logs_contain(needle: &str) -> bool {
     LOGS.get()
         .is_some_and(|logs| logs.lock().expect("log buffer").contains(needle))
 }
+
+/// The workspace README's code, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -107,11 +107,18 @@ impl JsParser {
             .expect("Node.js (`node`) must be on PATH for the conformance suite");
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        Self { _child: child, stdin, stdout }
+        Self {
+            _child: child,
+            stdin,
+            stdout,
+        }
     }
 
     async fn request(&mut self, line: String) -> Vec<Parsed> {
-        self.stdin.write_all(line.as_bytes()).await.expect("write to parser");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .expect("write to parser");
         self.stdin.write_all(b"\n").await.expect("write to parser");
         self.stdin.flush().await.expect("flush parser");
         let mut out = Vec::new();
@@ -133,7 +140,8 @@ impl JsParser {
     /// Feeds bytes of the stream; returns what they completed.
     pub async fn feed(&mut self, bytes: &[u8]) -> Vec<Parsed> {
         let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
-        self.request(format!(r#"{{"op":"feed","b64":"{b64}"}}"#)).await
+        self.request(format!(r#"{{"op":"feed","b64":"{b64}"}}"#))
+            .await
     }
 
     /// Ends the stream (flushes a trailing partial UTF-8 sequence).

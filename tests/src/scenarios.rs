@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Framework;
 use crate::client::{SseReader, Version, get, raw_get};
 use crate::fixtures::{self, Fixtures};
 use crate::parser::{JsParser, Parsed};
-use crate::Framework;
 
 /// Lists every scenario, once: `for_each_scenario!(my_macro!(args))` calls
 /// `my_macro!(args; headers, field_encoding_round_trips, …)`.
@@ -51,12 +51,41 @@ pub async fn headers<F: Framework>() {
     let reply = raw_get(server.addr, "/sse/count/0", b"").await;
     assert_eq!(reply.status, 200, "{}", reply.head);
     assert!(reply.head.starts_with("HTTP/1.1 200"), "{}", reply.head);
-    assert_eq!(reply.header_values("content-type"), ["text/event-stream"], "{}", reply.head);
-    assert_eq!(reply.header_values("cache-control"), ["no-cache"], "{}", reply.head);
-    assert_eq!(reply.header_values("x-accel-buffering"), ["no"], "{}", reply.head);
-    assert!(reply.header_values("connection").is_empty(), "no Connection header: {}", reply.head);
-    assert!(reply.header_values("access-control-allow-origin").is_empty(), "no CORS by default: {}", reply.head);
-    assert!(reply.header_values("content-length").is_empty(), "a stream has no length: {}", reply.head);
+    assert_eq!(
+        reply.header_values("content-type"),
+        ["text/event-stream"],
+        "{}",
+        reply.head
+    );
+    assert_eq!(
+        reply.header_values("cache-control"),
+        ["no-cache"],
+        "{}",
+        reply.head
+    );
+    assert_eq!(
+        reply.header_values("x-accel-buffering"),
+        ["no"],
+        "{}",
+        reply.head
+    );
+    assert!(
+        reply.header_values("connection").is_empty(),
+        "no Connection header: {}",
+        reply.head
+    );
+    assert!(
+        reply
+            .header_values("access-control-allow-origin")
+            .is_empty(),
+        "no CORS by default: {}",
+        reply.head
+    );
+    assert!(
+        reply.header_values("content-length").is_empty(),
+        "a stream has no length: {}",
+        reply.head
+    );
 }
 
 /// Every field value comes back exactly as sent, through the independent
@@ -66,25 +95,34 @@ pub async fn headers<F: Framework>() {
 /// event types, setters called twice and JSON holding newlines.
 pub async fn field_encoding_round_trips<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader = SseReader::new(get(server.addr, "/sse/fields/0", &[], Version::Http1).await).await;
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/fields/0", &[], Version::Http1).await).await;
     assert_eq!(reader.reply.status, 200);
     let mut expected = Vec::new();
     for (event, parsed) in fixtures::field_cases() {
         for comment in event.comments() {
             for line in comment.split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
-                expected.push(Parsed::Comment { text: line.to_owned() });
+                expected.push(Parsed::Comment {
+                    text: line.to_owned(),
+                });
             }
         }
         expected.push(parsed);
     }
     let got = reader.rest().await;
-    assert_eq!(got, expected, "raw stream: {:?}", String::from_utf8_lossy(&reader.raw));
+    assert_eq!(
+        got,
+        expected,
+        "raw stream: {:?}",
+        String::from_utf8_lossy(&reader.raw)
+    );
 }
 
 /// JSON event data round-trips through serde.
 pub async fn json_round_trips<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader = SseReader::new(get(server.addr, "/sse/json/0", &[], Version::Http1).await).await;
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/json/0", &[], Version::Http1).await).await;
     let mut got = Vec::new();
     while let Some(event) = reader.next_event().await {
         let data = event.data().expect("event data").to_owned();
@@ -99,10 +137,25 @@ pub async fn json_round_trips<F: Framework>() {
 pub async fn events_arrive_incrementally<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
     let (key, probe) = fixtures.probe();
-    let mut reader = SseReader::new(get(server.addr, &format!("/sse/gated/{key}"), &[], Version::Http1).await).await;
-    assert_eq!(reader.next_event().await, Some(Parsed::message("event 1", "")));
+    let mut reader = SseReader::new(
+        get(
+            server.addr,
+            &format!("/sse/gated/{key}"),
+            &[],
+            Version::Http1,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 1", ""))
+    );
     probe.open();
-    assert_eq!(reader.next_event().await, Some(Parsed::message("event 2", "")));
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 2", ""))
+    );
     assert_eq!(reader.next_event().await, None);
 }
 
@@ -111,8 +164,20 @@ pub async fn events_arrive_incrementally<F: Framework>() {
 pub async fn keep_alive_when_idle<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
     let (key, probe) = fixtures.probe();
-    let mut reader = SseReader::new(get(server.addr, &format!("/sse/idle/{key}"), &[], Version::Http1).await).await;
-    assert_eq!(reader.next_event().await, Some(Parsed::message("start", "")));
+    let mut reader = SseReader::new(
+        get(
+            server.addr,
+            &format!("/sse/idle/{key}"),
+            &[],
+            Version::Http1,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("start", ""))
+    );
     let mut comments = 0;
     while comments < 2 {
         match reader.next().await.expect("stream open while idle") {
@@ -134,15 +199,21 @@ pub async fn keep_alive_when_idle<F: Framework>() {
         }
     }
     let raw = String::from_utf8_lossy(&reader.raw);
-    assert!(raw.contains("data: start\n\n:\n:\n"), "keep-alive is `:\\n` without a blank line: {raw:?}");
+    assert!(
+        raw.contains("data: start\n\n:\n:\n"),
+        "keep-alive is `:\\n` without a blank line: {raw:?}"
+    );
 }
 
 /// No keep-alive is written while events flow (60 events 5 ms apart, keep-alive 1 s).
 pub async fn no_keep_alive_while_events_flow<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader = SseReader::new(get(server.addr, "/sse/flowing/0", &[], Version::Http1).await).await;
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/flowing/0", &[], Version::Http1).await).await;
     let items = reader.rest().await;
-    let expected: Vec<Parsed> = (0..60).map(|i| Parsed::message(&i.to_string(), "")).collect();
+    let expected: Vec<Parsed> = (0..60)
+        .map(|i| Parsed::message(&i.to_string(), ""))
+        .collect();
     assert_eq!(items, expected);
 }
 
@@ -151,11 +222,27 @@ pub async fn no_keep_alive_while_events_flow<F: Framework>() {
 pub async fn disconnect_is_noticed_while_idle<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
     let (key, probe) = fixtures.probe();
-    let mut reader = SseReader::new(get(server.addr, &format!("/sse/disconnect/{key}"), &[], Version::Http1).await).await;
-    assert_eq!(reader.next_event().await, Some(Parsed::message("hello", "")));
+    let mut reader = SseReader::new(
+        get(
+            server.addr,
+            &format!("/sse/disconnect/{key}"),
+            &[],
+            Version::Http1,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("hello", ""))
+    );
     drop(reader);
     let report = probe.next_report(Duration::from_secs(1)).await;
-    assert_eq!(report.as_deref(), Some("closed"), "the handler noticed the client leaving within 1 s");
+    assert_eq!(
+        report.as_deref(),
+        Some("closed"),
+        "the handler noticed the client leaving within 1 s"
+    );
 }
 
 /// `Last-Event-ID` reaches the handler, absent and empty alike mean none.
@@ -167,10 +254,23 @@ pub async fn last_event_id_reaches_handler<F: Framework>() {
         (Some(b"".as_slice()), "<none>"),
         (None, "<none>"),
     ] {
-        let headers: Vec<(&str, &[u8])> = header.map(|h| ("last-event-id", h)).into_iter().collect();
-        let mut reader = SseReader::new(get(server.addr, "/sse/last-event-id/0", &headers, Version::Http1).await).await;
+        let headers: Vec<(&str, &[u8])> =
+            header.map(|h| ("last-event-id", h)).into_iter().collect();
+        let mut reader = SseReader::new(
+            get(
+                server.addr,
+                "/sse/last-event-id/0",
+                &headers,
+                Version::Http1,
+            )
+            .await,
+        )
+        .await;
         assert_eq!(reader.reply.status, 200);
-        assert_eq!(reader.next_event().await, Some(Parsed::message(expected, "")));
+        assert_eq!(
+            reader.next_event().await,
+            Some(Parsed::message(expected, ""))
+        );
     }
 }
 
@@ -190,19 +290,27 @@ pub async fn hostile_last_event_id_is_refused<F: Framework>() {
         assert!(body.contains(reason), "the reason is in the body: {body:?}");
         assert!(!body.contains("data:"), "no event leaks: {body:?}");
     }
-    let mut reader = SseReader::new(get(server.addr, "/sse/last-event-id/0", &[], Version::Http1).await).await;
-    assert_eq!(reader.next_event().await, Some(Parsed::message("<none>", "")));
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/last-event-id/0", &[], Version::Http1).await).await;
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("<none>", ""))
+    );
 }
 
 /// A 1 MiB event arrives intact.
 pub async fn large_event_arrives_intact<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader = SseReader::new(get(server.addr, "/sse/large/0", &[], Version::Http1).await).await;
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/large/0", &[], Version::Http1).await).await;
     let first = reader.next_event().await.expect("the large event");
     let data = first.data().expect("data");
     assert!(data.len() >= 1_000_000, "{} bytes", data.len());
     assert!(data == fixtures::large_data(), "the 1 MiB data is intact");
-    assert_eq!(reader.next_event().await, Some(Parsed::message("after", "")));
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("after", ""))
+    );
     assert_eq!(reader.next_event().await, None);
 }
 
@@ -220,7 +328,9 @@ pub async fn concurrent_streams_complete<F: Framework>() {
         })
         .collect();
     let mut parser = JsParser::start().await;
-    let expected: Vec<Parsed> = (0..10).map(|i| Parsed::message(&i.to_string(), &i.to_string())).collect();
+    let expected: Vec<Parsed> = (0..10)
+        .map(|i| Parsed::message(&i.to_string(), &i.to_string()))
+        .collect();
     for task in tasks {
         let raw = task.await.expect("client task");
         assert_eq!(parser.parse_all(&raw).await, expected);
@@ -232,17 +342,35 @@ pub async fn concurrent_streams_complete<F: Framework>() {
 pub async fn http2_prior_knowledge<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
     let (key, probe) = fixtures.probe();
-    let reply = get(server.addr, &format!("/sse/gated/{key}"), &[], Version::Http2).await;
+    let reply = get(
+        server.addr,
+        &format!("/sse/gated/{key}"),
+        &[],
+        Version::Http2,
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     assert_eq!(reply.header("x-accel-buffering"), Some("no"));
-    for name in ["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"] {
+    for name in [
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    ] {
         assert!(reply.headers.get(name).is_none(), "HTTP/2 forbids {name}");
     }
     let mut reader = SseReader::new(reply).await;
-    assert_eq!(reader.next_event().await, Some(Parsed::message("event 1", "")));
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 1", ""))
+    );
     probe.open();
-    assert_eq!(reader.next_event().await, Some(Parsed::message("event 2", "")));
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 2", ""))
+    );
     assert_eq!(reader.next_event().await, None);
 }
 
@@ -261,9 +389,15 @@ pub async fn compression_middleware_keeps_streaming<F: Framework>() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     let mut reader = SseReader::new(reply).await;
-    assert_eq!(reader.next_event().await, Some(Parsed::message("event 1", "")));
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 1", ""))
+    );
     probe.open();
-    assert_eq!(reader.next_event().await, Some(Parsed::message("event 2", "")));
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 2", ""))
+    );
     assert_eq!(reader.next_event().await, None);
 }
 
@@ -271,19 +405,34 @@ pub async fn compression_middleware_keeps_streaming<F: Framework>() {
 pub async fn chunked_body_streams<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
     let (key, probe) = fixtures.probe();
-    let mut reply = get(server.addr, &format!("/chunked/page/{key}"), &[], Version::Http1).await;
+    let mut reply = get(
+        server.addr,
+        &format!("/chunked/page/{key}"),
+        &[],
+        Version::Http1,
+    )
+    .await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(reply.header("transfer-encoding"), Some("chunked"));
     assert_eq!(reply.header("x-accel-buffering"), Some("no"));
     let mut seen = Vec::new();
     while !seen.ends_with(b"<h1>0</h1>") {
-        let chunk = reply.chunk().await.expect("the first chunks before the gate opens");
+        let chunk = reply
+            .chunk()
+            .await
+            .expect("the first chunks before the gate opens");
         seen.extend_from_slice(&chunk);
     }
     probe.open();
     seen.extend_from_slice(&reply.bytes().await);
-    assert_eq!(String::from_utf8_lossy(&seen), "<html><body><h1>0</h1><h1>1</h1></body></html>");
+    assert_eq!(
+        String::from_utf8_lossy(&seen),
+        "<html><body><h1>0</h1><h1>1</h1></body></html>"
+    );
 }
 
 /// The response ends cleanly after the last event: the terminating chunk is
@@ -292,9 +441,14 @@ pub async fn stream_end_is_clean<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
     let mut raw = raw_get(server.addr, "/sse/count/0", b"").await;
     raw.read_until(b"0\r\n\r\n").await;
-    assert!(raw.rest.ends_with(b"\r\n0\r\n\r\n"), "terminating chunk: {:?}", String::from_utf8_lossy(&raw.rest));
+    assert!(
+        raw.rest.ends_with(b"\r\n0\r\n\r\n"),
+        "terminating chunk: {:?}",
+        String::from_utf8_lossy(&raw.rest)
+    );
 
-    let mut reader = SseReader::new(get(server.addr, "/sse/count/0", &[], Version::Http1).await).await;
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/count/0", &[], Version::Http1).await).await;
     let items = reader.rest().await;
     assert_eq!(items.len(), 10, "{items:?}");
 }
@@ -304,7 +458,16 @@ pub async fn stream_end_is_clean<F: Framework>() {
 pub async fn error_item_ends_stream_and_is_logged<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
     let (key, probe) = fixtures.probe();
-    let mut reader = SseReader::new(get(server.addr, &format!("/sse/error-item/{key}"), &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(
+        get(
+            server.addr,
+            &format!("/sse/error-item/{key}"),
+            &[],
+            Version::Http1,
+        )
+        .await,
+    )
+    .await;
     let items = reader.rest().await;
     assert_eq!(items, [Parsed::message("before", "")]);
     let message = fixtures::error_item_message(&probe);

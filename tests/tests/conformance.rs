@@ -11,5 +11,7 @@ macro_rules! scenario_tests {
 }
 
 mod axum {
-    ssekit_conformance::for_each_scenario!(scenario_tests!(ssekit_conformance::frameworks::axum::Axum));
+    ssekit_conformance::for_each_scenario!(scenario_tests!(
+        ssekit_conformance::frameworks::axum::Axum
+    ));
 }

@@ -109,7 +109,10 @@ where
         let headers = response.headers_mut();
         headers.insert(http::header::CONTENT_TYPE, content_type);
         for (name, value) in extra {
-            headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
         }
         response
     }

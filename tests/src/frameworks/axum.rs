@@ -16,7 +16,11 @@ use crate::{Framework, TestServer};
 pub struct Axum;
 
 fn refusal(r: Refusal) -> Response {
-    (StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), r.message).into_response()
+    (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        r.message,
+    )
+        .into_response()
 }
 
 async fn sse(
@@ -30,7 +34,10 @@ async fn sse(
     }
 }
 
-async fn chunked(State(fixtures): State<Arc<Fixtures>>, Path((name, probe)): Path<(String, u64)>) -> Response {
+async fn chunked(
+    State(fixtures): State<Arc<Fixtures>>,
+    Path((name, probe)): Path<(String, u64)>,
+) -> Response {
     match fixtures.chunked(&name, probe) {
         Ok(body) => ChunkedResponse::from(body).into_response(),
         Err(r) => refusal(r),
@@ -46,7 +53,9 @@ impl Framework for Axum {
             .route("/chunked/{name}/{probe}", get(chunked))
             .layer(tower_http::compression::CompressionLayer::new())
             .with_state(fixtures);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
