@@ -58,7 +58,9 @@ async fn sse(LastEventId(last): LastEventId) -> SseResponse<ssekit::Receiver> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let app = Router::new().route("/", get(|| async { Html(PAGE) })).route("/sse", get(sse));
+    let app = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/sse", get(sse));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
     println!("listening on http://{}/", listener.local_addr()?);
     axum::serve(listener, app).await
