@@ -216,10 +216,22 @@ pin_project! {
         // first idle poll, so a stream that never idles never allocates it.
         timer: Option<Pin<Box<Sleep>>>,
         keep_alive: Option<KeepAlive>,
+        probe: Probe,
         preamble: Option<Bytes>,
         done: bool,
     }
 }
+
+/// The disconnect probe: unset (an adapter may choose), off, or an interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    Unset,
+    Off,
+    Every(Duration),
+}
+
+/// What a probe writes when keep-alive is off: a lone comment line.
+const PROBE_BYTES: &[u8] = b":\n";
 
 impl<S> EventStream<S> {
     /// Wraps a stream of events, with the default [`KeepAlive`].
@@ -228,6 +240,7 @@ impl<S> EventStream<S> {
             inner,
             timer: None,
             keep_alive: Some(KeepAlive::new()),
+            probe: Probe::Unset,
             preamble: None,
             done: false,
         }
@@ -244,6 +257,59 @@ impl<S> EventStream<S> {
     pub fn without_keep_alive(mut self) -> Self {
         self.keep_alive = None;
         self
+    }
+
+    /// Sets the disconnect probe: while the stream is idle, a lone comment
+    /// line (`:\n`, or the keep-alive text) every `interval`, whatever the
+    /// keep-alive interval; `None` turns it off.
+    ///
+    /// Some servers (actix-web; poem) keep writing a response after the
+    /// client has closed its side and notice that it left only when a write
+    /// fails, which over TCP is the second write after the client left. A
+    /// probe bounds that: the client's departure is noticed within about two
+    /// intervals, so a handler waiting on [`Sender::closed`](crate::Sender::closed)
+    /// stops even while it has nothing to send. The adapters of such servers
+    /// set a probe unless this method was called; see their docs.
+    pub fn disconnect_probe(mut self, interval: Option<Duration>) -> Self {
+        self.probe = match interval {
+            Some(interval) => Probe::Every(interval.max(KeepAlive::MIN_INTERVAL)),
+            None => Probe::Off,
+        };
+        self
+    }
+
+    /// Sets the disconnect probe to `interval` unless
+    /// [`EventStream::disconnect_probe`] was called: for adapters of servers
+    /// that notice a departed client only when a write fails.
+    pub fn default_disconnect_probe(self, interval: Duration) -> Self {
+        if self.probe == Probe::Unset {
+            self.disconnect_probe(Some(interval))
+        } else {
+            self
+        }
+    }
+
+    /// The disconnect probe interval in force, if any.
+    #[must_use]
+    pub fn get_disconnect_probe(&self) -> Option<Duration> {
+        match self.probe {
+            Probe::Every(interval) => Some(interval),
+            Probe::Unset | Probe::Off => None,
+        }
+    }
+
+    /// How long the stream may be idle before something is written, and what.
+    fn idle_write(keep_alive: Option<&KeepAlive>, probe: Probe) -> Option<(Duration, Bytes)> {
+        let probe = match probe {
+            Probe::Every(interval) => Some(interval),
+            Probe::Unset | Probe::Off => None,
+        };
+        match (keep_alive, probe) {
+            (None, None) => None,
+            (Some(k), None) => Some((k.interval, k.bytes.clone())),
+            (None, Some(p)) => Some((p, Bytes::from_static(PROBE_BYTES))),
+            (Some(k), Some(p)) => Some((k.interval.min(p), k.bytes.clone())),
+        }
     }
 
     /// Starts the stream with `retry: <ms>`, telling the client how long to
@@ -326,9 +392,10 @@ where
                 break;
             }
         }
+        let idle_write = Self::idle_write(this.keep_alive.as_ref(), *this.probe);
         if let Some(first) = first {
-            if let (Some(keep_alive), Some(timer)) = (&*this.keep_alive, this.timer.as_mut()) {
-                timer.as_mut().reset(Instant::now() + keep_alive.interval);
+            if let (Some((interval, _)), Some(timer)) = (&idle_write, this.timer.as_mut()) {
+                timer.as_mut().reset(Instant::now() + *interval);
             }
             let frame = if batch.is_empty() {
                 first
@@ -341,16 +408,16 @@ where
             return Poll::Ready(None);
         }
 
-        // Idle: keep-alive.
-        let Some(keep_alive) = &*this.keep_alive else {
+        // Idle: keep-alive (or disconnect probe).
+        let Some((interval, bytes)) = idle_write else {
             return Poll::Pending;
         };
         let timer = this
             .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(keep_alive.interval)));
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(interval)));
         if timer.as_mut().poll(cx).is_ready() {
-            timer.as_mut().reset(Instant::now() + keep_alive.interval);
-            return Poll::Ready(Some(keep_alive.bytes.clone()));
+            timer.as_mut().reset(Instant::now() + interval);
+            return Poll::Ready(Some(bytes));
         }
         Poll::Pending
     }
@@ -446,6 +513,33 @@ mod tests {
         let mut silent = EventStream::new(stream::pending::<Event>()).without_keep_alive();
         let waited = tokio::time::timeout(Duration::from_secs(3600), silent.next()).await;
         assert!(waited.is_err(), "nothing is written without keep-alive");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn disconnect_probe_writes_while_idle_and_defaults_only_when_unset() {
+        let mut body = EventStream::new(stream::pending::<Event>())
+            .default_disconnect_probe(Duration::from_millis(250));
+        assert_eq!(
+            body.get_disconnect_probe(),
+            Some(Duration::from_millis(250))
+        );
+        let start = Instant::now();
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_millis(250));
+
+        let body = EventStream::new(stream::pending::<Event>())
+            .disconnect_probe(None)
+            .default_disconnect_probe(Duration::from_millis(250));
+        assert_eq!(
+            body.get_disconnect_probe(),
+            None,
+            "an explicit choice wins over the adapter's default"
+        );
+
+        let mut body = EventStream::new(stream::pending::<Event>())
+            .without_keep_alive()
+            .disconnect_probe(Some(Duration::from_secs(1)));
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
     }
 
     #[tokio::test]

@@ -15,3 +15,21 @@ mod axum {
         ssekit_conformance::frameworks::axum::Axum
     ));
 }
+
+mod actix_web {
+    ssekit_conformance::for_each_scenario!(scenario_tests!(
+        ssekit_conformance::frameworks::actix_web::ActixWeb
+    ));
+}
+
+mod warp {
+    ssekit_conformance::for_each_scenario!(scenario_tests!(
+        ssekit_conformance::frameworks::warp::Warp
+    ));
+}
+
+mod poem {
+    ssekit_conformance::for_each_scenario!(scenario_tests!(
+        ssekit_conformance::frameworks::poem::Poem
+    ));
+}

@@ -1,0 +1,82 @@
+//! actix-web 4 with its `Compress` middleware, HTTP/1.1 and h2c, on its own
+//! runtime thread (actix-web's server runs on an actix system, not on the
+//! test's tokio runtime).
+
+use std::sync::Arc;
+
+use actix_web::middleware::Compress;
+use actix_web::{App, HttpResponse, HttpServer, Responder, web};
+use ssekit_actix_web::{ChunkedResponse, LastEventId, SseResponse};
+
+use crate::fixtures::{Fixtures, Refusal};
+use crate::{Framework, TestServer};
+
+/// The actix-web driver.
+#[derive(Debug)]
+pub struct ActixWeb;
+
+fn refusal(r: Refusal) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(r.status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(r.message)
+}
+
+async fn sse(
+    fixtures: web::Data<Arc<Fixtures>>,
+    path: web::Path<(String, u64)>,
+    LastEventId(last): LastEventId,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    let (name, probe) = path.into_inner();
+    match fixtures.sse(&name, probe, last) {
+        Ok(stream) => SseResponse::from(stream).respond_to(&req),
+        Err(r) => refusal(r),
+    }
+}
+
+async fn chunked(
+    fixtures: web::Data<Arc<Fixtures>>,
+    path: web::Path<(String, u64)>,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    let (name, probe) = path.into_inner();
+    match fixtures.chunked(&name, probe) {
+        Ok(body) => ChunkedResponse::from(body).respond_to(&req),
+        Err(r) => refusal(r),
+    }
+}
+
+impl Framework for ActixWeb {
+    const NAME: &'static str = "actix-web";
+
+    async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .wrap(Compress::default())
+                        .app_data(web::Data::new(Arc::clone(&fixtures)))
+                        .route("/sse/{name}/{probe}", web::get().to(sse))
+                        .route("/chunked/{name}/{probe}", web::get().to(chunked))
+                })
+                .workers(2)
+                .disable_signals()
+                .listen_auto_h2c(listener)
+                .expect("listen")
+                .run();
+                let _ = handle_tx.send(server.handle());
+                let _ = server.await;
+            });
+        });
+        let handle = handle_rx.await.expect("actix-web server started");
+        TestServer::new(addr, move || {
+            // `stop` sends the command at once; the returned future only waits.
+            drop(handle.stop(false));
+        })
+    }
+}

@@ -1,0 +1,64 @@
+//! poem 3 with its `Compression` middleware, HTTP/1.1 and h2c.
+
+use std::sync::Arc;
+
+use poem::listener::{Acceptor as _, TcpAcceptor};
+use poem::middleware::Compression;
+use poem::web::{Data, Path};
+use poem::{EndpointExt as _, IntoResponse, Response, Route, get, handler};
+use ssekit_poem::{ChunkedResponse, LastEventId, SseResponse};
+
+use crate::fixtures::{Fixtures, Refusal};
+use crate::{Framework, TestServer};
+
+/// The poem driver.
+#[derive(Debug)]
+pub struct Poem;
+
+fn refusal(r: Refusal) -> Response {
+    let status = poem::http::StatusCode::from_u16(r.status)
+        .unwrap_or(poem::http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.message.with_status(status).into_response()
+}
+
+#[handler]
+fn sse(
+    fixtures: Data<&Arc<Fixtures>>,
+    Path((name, probe)): Path<(String, u64)>,
+    LastEventId(last): LastEventId,
+) -> Response {
+    match fixtures.sse(&name, probe, last) {
+        Ok(stream) => SseResponse::from(stream).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+#[handler]
+fn chunked(fixtures: Data<&Arc<Fixtures>>, Path((name, probe)): Path<(String, u64)>) -> Response {
+    match fixtures.chunked(&name, probe) {
+        Ok(body) => ChunkedResponse::from(body).into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+impl Framework for Poem {
+    const NAME: &'static str = "poem";
+
+    async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
+        let app = Route::new()
+            .at("/sse/:name/:probe", get(sse))
+            .at("/chunked/:name/:probe", get(chunked))
+            .with(Compression::new())
+            .data(fixtures);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
+        let _ = acceptor.local_addr();
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        TestServer::new(addr, move || task.abort())
+    }
+}

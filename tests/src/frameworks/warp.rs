@@ -1,0 +1,75 @@
+//! warp 0.4 (hyper 1, HTTP/1.1 and h2c) with `warp::compression::gzip()`.
+//!
+//! warp's gzip filter compresses every reply whatever the client accepts, so,
+//! as a warp application would, the driver applies it only to requests whose
+//! `Accept-Encoding` names gzip and serves the others uncompressed.
+
+use std::sync::Arc;
+
+use ssekit_warp::{ChunkedResponse, LastEventId, SseResponse};
+use warp::Filter;
+use warp::reply::{Reply, Response};
+
+use crate::fixtures::{Fixtures, Refusal};
+use crate::{Framework, TestServer};
+
+/// The warp driver.
+#[derive(Debug)]
+pub struct Warp;
+
+fn refusal(r: Refusal) -> Response {
+    let status = warp::http::StatusCode::from_u16(r.status)
+        .unwrap_or(warp::http::StatusCode::INTERNAL_SERVER_ERROR);
+    warp::reply::with_status(r.message, status).into_response()
+}
+
+impl Framework for Warp {
+    const NAME: &'static str = "warp";
+
+    async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
+        let with_fixtures = {
+            let fixtures = Arc::clone(&fixtures);
+            warp::any().map(move || Arc::clone(&fixtures))
+        };
+        let sse = warp::get()
+            .and(with_fixtures.clone())
+            .and(warp::path!("sse" / String / u64))
+            .and(ssekit_warp::last_event_id())
+            .map(
+                |fixtures: Arc<Fixtures>, name: String, probe: u64, LastEventId(last)| {
+                    match fixtures.sse(&name, probe, last) {
+                        Ok(stream) => SseResponse::from(stream).into_response(),
+                        Err(r) => refusal(r),
+                    }
+                },
+            );
+        let accepts_gzip = warp::header::optional::<String>("accept-encoding")
+            .and_then(|accept: Option<String>| async move {
+                if accept.is_some_and(|a| a.contains("gzip")) {
+                    Ok(())
+                } else {
+                    Err(warp::reject::not_found())
+                }
+            })
+            .untuple_one();
+        let gzip_sse = accepts_gzip
+            .and(sse.clone())
+            .with(warp::compression::gzip());
+        let chunked = warp::get()
+            .and(with_fixtures)
+            .and(warp::path!("chunked" / String / u64))
+            .map(|fixtures: Arc<Fixtures>, name: String, probe: u64| {
+                match fixtures.chunked(&name, probe) {
+                    Ok(body) => ChunkedResponse::from(body).into_response(),
+                    Err(r) => refusal(r),
+                }
+            });
+        let routes = gzip_sse.or(sse).or(chunked).recover(ssekit_warp::recover);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(warp::serve(routes).incoming(listener).run());
+        TestServer::new(addr, move || task.abort())
+    }
+}
