@@ -64,7 +64,12 @@ pub async fn get(
         .expect("connect to the test server");
     tcp.set_nodelay(true).expect("nodelay");
     let io = TokioIo::new(tcp);
-    let mut request = Request::get(format!("http://{addr}{path}"));
+    // HTTP/1.1: origin-form target plus Host, as browsers send; HTTP/2: the
+    // full URI, which becomes the :authority and :path pseudo-headers.
+    let mut request = match version {
+        Version::Http1 => Request::get(path).header("host", addr.to_string()),
+        Version::Http2 => Request::get(format!("http://{addr}{path}")),
+    };
     for (name, value) in headers {
         request = request.header(*name, HeaderValue::from_bytes(value).expect("header value"));
     }

@@ -48,9 +48,21 @@ struct Step {
 
 const CI_STEPS: &[Step] = &[
     Step {
-        name: "test dependencies (npm ci --prefix tests/js)",
+        name: "test dependencies: the independent SSE parser (npm ci --prefix tests/js)",
         program: "npm",
         args: &["ci", "--prefix", "tests/js", "--no-audit", "--no-fund"],
+        env: &[],
+    },
+    Step {
+        name: "test dependencies: playwright-core (npm ci --prefix examples/browser)",
+        program: "npm",
+        args: &[
+            "ci",
+            "--prefix",
+            "examples/browser",
+            "--no-audit",
+            "--no-fund",
+        ],
         env: &[],
     },
     Step {

@@ -1,0 +1,67 @@
+//! Run with: `cargo run -p ssekit-examples --bin poem [-- --addr 127.0.0.1:8080]`,
+//! then open <http://127.0.0.1:8080/>.
+
+use std::process::ExitCode;
+
+use poem::listener::TcpAcceptor;
+use poem::web::{Data, Html, Query};
+use poem::{EndpointExt as _, Route, get, handler};
+use ssekit_examples::{Demo, DemoStream, PAGE, Params};
+use ssekit_poem::{ChunkedResponse, LastEventId, SseResponse};
+
+#[handler]
+fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+#[handler]
+fn chunk(Query(params): Query<Params>) -> ChunkedResponse<ssekit_examples::ChunkStream> {
+    ChunkedResponse::from(ssekit_examples::chunk(&params))
+}
+
+#[handler]
+fn sse(
+    Data(demo): Data<&Demo>,
+    Query(params): Query<Params>,
+    LastEventId(last): LastEventId,
+) -> SseResponse<DemoStream> {
+    SseResponse::from(demo.stream(&params, last))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match ssekit_examples::options() {
+        Ok(options) => options,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut app = Route::new().at("/", get(page)).at("/chunk", get(chunk));
+    for (path, demo) in Demo::ALL {
+        app = app.at(path, get(sse.data(demo)));
+    }
+    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("cannot listen on {}: {err}", options.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(options.addr);
+    let acceptor = match TcpAcceptor::from_tokio(listener) {
+        Ok(acceptor) => acceptor,
+        Err(err) => {
+            eprintln!("cannot serve on {addr}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ssekit_examples::announce("poem", addr);
+    match poem::Server::new_with_acceptor(acceptor).run(app).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("server error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Run with: `cargo run -p ssekit-examples --bin warp [-- --addr 127.0.0.1:8080]`,
+//! then open <http://127.0.0.1:8080/>.
+
+use std::process::ExitCode;
+
+use ssekit_examples::{Demo, PAGE, Params};
+use ssekit_warp::{ChunkedResponse, LastEventId, SseResponse};
+use warp::Filter;
+use warp::path::FullPath;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let options = match ssekit_examples::options() {
+        Ok(options) => options,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let page = warp::get()
+        .and(warp::path::end())
+        .map(|| warp::reply::html(PAGE));
+    let chunk = warp::get()
+        .and(warp::path!("chunk"))
+        .and(warp::query::<Params>())
+        .map(|params: Params| ChunkedResponse::from(ssekit_examples::chunk(&params)));
+    let demo = warp::path::full().and_then(|path: FullPath| async move {
+        Demo::from_path(path.as_str()).ok_or_else(warp::reject::not_found)
+    });
+    let sse = warp::get()
+        .and(demo)
+        .and(warp::query::<Params>())
+        .and(ssekit_warp::last_event_id())
+        .map(|demo: Demo, params: Params, LastEventId(last)| {
+            SseResponse::from(demo.stream(&params, last))
+        });
+    let routes = page.or(chunk).or(sse).recover(ssekit_warp::recover);
+
+    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("cannot listen on {}: {err}", options.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(options.addr);
+    ssekit_examples::announce("warp", addr);
+    warp::serve(routes).incoming(listener).run().await;
+    ExitCode::SUCCESS
+}
