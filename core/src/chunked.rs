@@ -82,7 +82,11 @@ pin_project! {
     }
 }
 
-impl<S> ChunkedBody<S> {
+impl<S> ChunkedBody<S>
+where
+    S: Stream,
+    S::Item: ChunkItem,
+{
     /// A body with the given content type.
     ///
     /// # Errors
@@ -125,7 +129,9 @@ impl<S> ChunkedBody<S> {
             done: false,
         }
     }
+}
 
+impl<S> ChunkedBody<S> {
     /// The content type.
     #[must_use]
     pub fn content_type(&self) -> &str {

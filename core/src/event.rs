@@ -521,3 +521,41 @@ impl From<Event> for EncodedEvent {
         e.encode()
     }
 }
+
+/// An [`EventId`] from a string literal, checked at compile time: a literal
+/// with CR, LF or NUL (or longer than 1024 bytes) does not compile.
+///
+/// ```
+/// let event = ssekit::Event::new("hi").id(ssekit::event_id!("42"));
+/// assert_eq!(event.get_id().map(|id| id.as_str()), Some("42"));
+/// ```
+///
+/// ```compile_fail
+/// let id = ssekit::event_id!("1\ndata: spoofed");
+/// ```
+#[macro_export]
+macro_rules! event_id {
+    ($value:literal) => {{
+        const ID: $crate::EventId = $crate::EventId::from_static($value);
+        ID
+    }};
+}
+
+/// An [`EventType`] from a string literal, checked at compile time: a
+/// literal with CR or LF does not compile.
+///
+/// ```
+/// let event = ssekit::Event::new("pong").event(ssekit::event_type!("ping"));
+/// assert_eq!(&event.encode()[..], b"event: ping\ndata: pong\n\n");
+/// ```
+///
+/// ```compile_fail
+/// let ty = ssekit::event_type!("ping\r\nid: 1");
+/// ```
+#[macro_export]
+macro_rules! event_type {
+    ($value:literal) => {{
+        const TYPE: $crate::EventType = $crate::EventType::from_static($value);
+        TYPE
+    }};
+}

@@ -233,7 +233,11 @@ enum Probe {
 /// What a probe writes when keep-alive is off: a lone comment line.
 const PROBE_BYTES: &[u8] = b":\n";
 
-impl<S> EventStream<S> {
+impl<S> EventStream<S>
+where
+    S: Stream,
+    S::Item: EventItem,
+{
     /// Wraps a stream of events, with the default [`KeepAlive`].
     pub fn new(inner: S) -> Self {
         Self {
@@ -245,7 +249,9 @@ impl<S> EventStream<S> {
             done: false,
         }
     }
+}
 
+impl<S> EventStream<S> {
     /// Sets the keep-alive.
     pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
         self.keep_alive = Some(keep_alive);

@@ -32,19 +32,22 @@ use ssekit::{ChunkItem, ChunkedBody, EventItem, EventStream};
 #[must_use = "a response does nothing unless returned from a handler"]
 pub struct SseResponse<S>(EventStream<S>);
 
-impl<S> SseResponse<S> {
-    /// Wraps an event stream.
+impl<S: Send> SseResponse<S> {
+    /// Wraps an event stream. The stream must be `Send`: the server may
+    /// write the response from any of its threads.
     pub fn new(stream: EventStream<S>) -> Self {
         Self(stream)
     }
+}
 
+impl<S> SseResponse<S> {
     /// The wrapped stream.
     pub fn into_inner(self) -> EventStream<S> {
         self.0
     }
 }
 
-impl<S> From<EventStream<S>> for SseResponse<S> {
+impl<S: Send> From<EventStream<S>> for SseResponse<S> {
     fn from(stream: EventStream<S>) -> Self {
         Self(stream)
     }
