@@ -99,12 +99,18 @@ impl Demo {
     }
 
     /// The demo's event stream.
+    ///
+    /// # Errors
+    ///
+    /// [`BadRequest`] when the request cannot be answered with a stream (a
+    /// chat without a prompt): the binaries answer it `400 Bad Request`
+    /// before any event, as a real chat API does.
     pub fn stream(
         self,
         params: &Params,
         last_event_id: Option<EventId>,
-    ) -> EventStream<DemoStream> {
-        match self {
+    ) -> Result<EventStream<DemoStream>, BadRequest> {
+        Ok(match self {
             Demo::Ticker => ticker(params.interval(Duration::from_secs(2))),
             Demo::Ping => ping(params.interval(Duration::from_millis(500))),
             Demo::AiAnswer => paced(
@@ -132,14 +138,35 @@ impl Demo {
                 Pace::SleepAfter,
             ),
             Demo::Format => paced(format_events(), params.interval(Duration::ZERO), Pace::SleepAfter),
-            Demo::Chat => chat(
-                params.prompt.as_deref().unwrap_or(""),
-                params.interval(Duration::from_millis(50)),
-                last_event_id,
-            ),
-        }
+                        Demo::Chat => {
+                let prompt = params.prompt.as_deref().unwrap_or("").trim();
+                if prompt.is_empty() {
+                    return Err(BadRequest("missing prompt: ask with /chat?prompt=...".to_owned()));
+                }
+                if prompt.chars().count() > MAX_PROMPT_CHARS {
+                    return Err(BadRequest(format!("prompt longer than {MAX_PROMPT_CHARS} characters")));
+                }
+                chat(prompt, params.interval(Duration::from_millis(50)), last_event_id)
+            }
+        })
     }
 }
+
+/// The longest prompt `/chat` accepts.
+pub const MAX_PROMPT_CHARS: usize = 2000;
+
+/// A request refused before the first event; answered `400 Bad Request` with
+/// this text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadRequest(pub String);
+
+impl std::fmt::Display for BadRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadRequest {}
 
 /// When a paced stream sleeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -280,3 +280,42 @@ async fn chat_resumes_after_last_event_id() {
         .await
         .expect("bounded in time");
 }
+
+/// A chat request without a prompt is refused before the first event with
+/// an ordinary `400`, the same on every framework, as a real chat API does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_without_a_prompt_is_an_http_400() {
+    let test = async {
+        for (name, binary) in BINARIES {
+            let demo = Demo::start(name, binary);
+            for query in ["", "?prompt=", "?prompt=%20%20"] {
+                let mut reply = get(demo.addr, &format!("/chat{query}"), &[], Version::Http1).await;
+                assert_eq!(reply.status, 400, "{name} /chat{query}");
+                assert_ne!(
+                    reply.header("content-type"),
+                    Some("text/event-stream"),
+                    "{name}"
+                );
+                let body = String::from_utf8(reply.bytes().await).expect("UTF-8 body");
+                assert_eq!(
+                    body, "missing prompt: ask with /chat?prompt=...",
+                    "{name} /chat{query}"
+                );
+            }
+            let long = "x".repeat(ssekit_examples::MAX_PROMPT_CHARS + 1);
+            let mut reply = get(
+                demo.addr,
+                &format!("/chat?prompt={long}"),
+                &[],
+                Version::Http1,
+            )
+            .await;
+            assert_eq!(reply.status, 400, "{name}");
+            let body = String::from_utf8(reply.bytes().await).expect("UTF-8 body");
+            assert_eq!(body, "prompt longer than 2000 characters", "{name}");
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), test)
+        .await
+        .expect("bounded in time");
+}

@@ -290,8 +290,12 @@ impl Fixtures {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 });
+                // The adapters' disconnect probe (250 ms on actix-web and poem)
+                // writes on idleness like keep-alive; give both the same 1 s so a
+                // scheduling hiccup between events cannot look like idleness.
                 return Ok(EventStream::new(stream)
-                    .keep_alive(KeepAlive::new().interval(Duration::from_secs(1))));
+                    .keep_alive(KeepAlive::new().interval(Duration::from_secs(1)))
+                    .disconnect_probe(Some(Duration::from_secs(1))));
             }
             "disconnect" => {
                 // The push channel a real handler uses; default keep-alive (15 s),

@@ -2,6 +2,6 @@
 
 mod extract;
 mod response;
+mod types;
 
-pub use extract::{LastEventId, LastEventIdRejection};
-pub use response::{ChunkedResponse, SseResponse};
+pub use types::{ChunkedResponse, LastEventId, LastEventIdRejection, SseResponse};

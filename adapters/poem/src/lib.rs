@@ -2,6 +2,7 @@
 
 mod extract;
 mod response;
+mod types;
 
-pub use extract::{LastEventId, LastEventIdRejection};
-pub use response::{ChunkedResponse, DISCONNECT_PROBE, SseResponse};
+pub use response::DISCONNECT_PROBE;
+pub use types::{ChunkedResponse, LastEventId, LastEventIdRejection, SseResponse};

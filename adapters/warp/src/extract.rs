@@ -1,13 +1,8 @@
 use http::{HeaderMap, HeaderValue, StatusCode};
-use ssekit::EventId;
-use ssekit::last_event_id::{self, InvalidLastEventId};
+use ssekit::last_event_id;
 use warp::{Filter, Rejection, Reply};
 
-/// The `Last-Event-ID` request header: `LastEventId(None)` when it is absent
-/// or empty, `LastEventId(Some(id))` when valid. Extracted by
-/// [`last_event_id()`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LastEventId(pub Option<EventId>);
+use crate::types::{LastEventId, LastEventIdRejection};
 
 /// A filter extracting [`LastEventId`].
 ///
@@ -32,33 +27,10 @@ pub struct LastEventId(pub Option<EventId>);
 pub fn last_event_id()
 -> impl Filter<Extract = (LastEventId,), Error = Rejection> + Clone + Send + Sync + 'static {
     warp::header::headers_cloned().and_then(|headers: HeaderMap| async move {
-        let values = headers
-            .get_all(last_event_id::HEADER_NAME)
-            .into_iter()
-            .map(HeaderValue::as_bytes);
-        last_event_id::parse(values)
-            .map(LastEventId)
-            .map_err(|err| warp::reject::custom(LastEventIdRejection(err)))
+        let values = headers.get_all(last_event_id::HEADER_NAME);
+        LastEventId::parse(values.into_iter().map(HeaderValue::as_bytes))
+            .map_err(warp::reject::custom)
     })
-}
-
-/// The rejection of an invalid `Last-Event-ID` header; [`recover`] answers it
-/// with `400 Bad Request`.
-#[derive(Debug)]
-pub struct LastEventIdRejection(pub InvalidLastEventId);
-
-impl warp::reject::Reject for LastEventIdRejection {}
-
-impl std::fmt::Display for LastEventIdRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for LastEventIdRejection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
 }
 
 /// Answers a [`LastEventIdRejection`] with `400 Bad Request` and the reason

@@ -2,6 +2,7 @@
 
 mod extract;
 mod response;
+mod types;
 
-pub use extract::{LastEventId, LastEventIdRejection, last_event_id, recover};
-pub use response::{ChunkedResponse, SseResponse};
+pub use extract::{last_event_id, recover};
+pub use types::{ChunkedResponse, LastEventId, LastEventIdRejection, SseResponse};

@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, Either, HttpResponse, HttpServer, web};
 use ssekit_actix_web::{ChunkedResponse, LastEventId, SseResponse};
-use ssekit_examples::{Demo, PAGE, Params};
+use ssekit_examples::{BadRequest, Demo, PAGE, Params};
 
 async fn page() -> HttpResponse {
     HttpResponse::Ok()
@@ -43,7 +43,12 @@ async fn main() -> ExitCode {
                 path,
                 web::get().to(
                     move |params: web::Query<Params>, LastEventId(last): LastEventId| async move {
-                        SseResponse::from(demo.stream(&params, last))
+                        match demo.stream(&params, last) {
+                            Ok(stream) => Either::Left(SseResponse::from(stream)),
+                            Err(BadRequest(reason)) => {
+                                Either::Right(HttpResponse::BadRequest().body(reason))
+                            }
+                        }
                     },
                 ),
             );

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::extract::Query;
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use ssekit_axum::{ChunkedResponse, LastEventId, SseResponse};
-use ssekit_examples::{Demo, PAGE, Params};
+use ssekit_examples::{BadRequest, Demo, PAGE, Params};
 
 /// The demo routes on axum.
 fn app() -> Router {
@@ -25,7 +26,12 @@ fn app() -> Router {
             path,
             get(
                 move |Query(params): Query<Params>, LastEventId(last): LastEventId| async move {
-                    SseResponse::from(demo.stream(&params, last))
+                    match demo.stream(&params, last) {
+                        Ok(stream) => SseResponse::from(stream).into_response(),
+                        Err(BadRequest(reason)) => {
+                            (StatusCode::BAD_REQUEST, reason).into_response()
+                        }
+                    }
                 },
             ),
         );

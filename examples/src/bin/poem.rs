@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use poem::listener::TcpAcceptor;
 use poem::web::{Data, Html, Query};
 use poem::{EndpointExt as _, Route, get, handler};
-use ssekit_examples::{Demo, DemoStream, PAGE, Params};
+use ssekit_examples::{BadRequest, Demo, DemoStream, PAGE, Params};
 use ssekit_poem::{ChunkedResponse, LastEventId, SseResponse};
 
 #[handler]
@@ -24,8 +24,14 @@ fn sse(
     Data(demo): Data<&Demo>,
     Query(params): Query<Params>,
     LastEventId(last): LastEventId,
-) -> SseResponse<DemoStream> {
-    SseResponse::from(demo.stream(&params, last))
+) -> poem::Result<SseResponse<DemoStream>> {
+    match demo.stream(&params, last) {
+        Ok(stream) => Ok(SseResponse::from(stream)),
+        Err(BadRequest(reason)) => Err(poem::Error::from_string(
+            reason,
+            poem::http::StatusCode::BAD_REQUEST,
+        )),
+    }
 }
 
 #[tokio::main]

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use ssekit_examples::{Demo, PAGE, Params};
+use ssekit_examples::{BadRequest, Demo, PAGE, Params};
 use ssekit_warp::{ChunkedResponse, LastEventId, SseResponse};
-use warp::Filter;
 use warp::path::FullPath;
+use warp::{Filter, Reply as _};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -31,9 +31,15 @@ async fn main() -> ExitCode {
         .and(demo)
         .and(warp::query::<Params>())
         .and(ssekit_warp::last_event_id())
-        .map(|demo: Demo, params: Params, LastEventId(last)| {
-            SseResponse::from(demo.stream(&params, last))
-        });
+        .map(
+            |demo: Demo, params: Params, LastEventId(last)| match demo.stream(&params, last) {
+                Ok(stream) => SseResponse::from(stream).into_response(),
+                Err(BadRequest(reason)) => {
+                    warp::reply::with_status(reason, warp::http::StatusCode::BAD_REQUEST)
+                        .into_response()
+                }
+            },
+        );
     let routes = page.or(chunk).or(sse).recover(ssekit_warp::recover);
 
     let listener = match tokio::net::TcpListener::bind(options.addr).await {

@@ -1,0 +1,76 @@
+ssekit::__adapter_types! {
+    stream_bound: [Sized],
+
+    /// An [`ssekit::EventStream`] as an actix-web response: status 200, the
+    /// headers of [`ssekit::RESPONSE_HEADERS`], and each event written as soon
+    /// as it is ready. actix-web runs each worker on one thread, so the stream
+    /// need not be `Send`.
+    ///
+    /// actix-web keeps writing a response after the client has closed the
+    /// connection and notices that it left only when a write fails. So unless
+    /// the stream chose otherwise ([`ssekit::EventStream::disconnect_probe`]),
+    /// the response writes a lone `:\n` comment line after every
+    /// [`DISCONNECT_PROBE`](crate::DISCONNECT_PROBE) of idleness: the client's
+    /// departure is then noticed within about half a second, and a handler
+    /// waiting on `Sender::closed()` stops.
+    ///
+    /// It also carries `Content-Encoding: identity`, actix-web's documented way
+    /// to keep the `Compress` middleware off a response: `Compress` would
+    /// otherwise hold events back inside its encoder until enough bytes pile up.
+    ///
+    /// ```
+    /// use actix_web::{App, web};
+    /// use futures_util::{StreamExt, stream};
+    /// use ssekit::{Event, EventStream};
+    /// use ssekit_actix_web::SseResponse;
+    ///
+    /// async fn events() -> SseResponse<impl futures_core::Stream<Item = Event>> {
+    ///     EventStream::new(stream::iter(["a", "b"]).map(Event::new)).into()
+    /// }
+    /// let app = App::new().route("/events", web::get().to(events));
+    /// # drop(app);
+    /// ```
+    pub struct SseResponse;
+
+    /// An [`ssekit::ChunkedBody`] as an actix-web response: status 200, its
+    /// content type and `X-Accel-Buffering: no`, each chunk written as it comes
+    /// (and kept away from `Compress`, like [`SseResponse`]).
+    ///
+    /// ```
+    /// use futures_util::stream;
+    /// use ssekit::ChunkedBody;
+    /// use ssekit_actix_web::ChunkedResponse;
+    ///
+    /// async fn page() -> ChunkedResponse<impl futures_core::Stream<Item = &'static str>> {
+    ///     ChunkedBody::html(stream::iter(["<h1>0</h1>"])).into()
+    /// }
+    /// let app = actix_web::App::new().route("/", actix_web::web::get().to(page));
+    /// # drop(app);
+    /// ```
+    pub struct ChunkedResponse;
+
+    /// Extracts the `Last-Event-ID` request header: `LastEventId(None)` when it
+    /// is absent or empty, `LastEventId(Some(id))` when valid.
+    ///
+    /// An invalid header (longer than 1024 bytes, not UTF-8, sent twice) is
+    /// rejected with `400 Bad Request` and a plain-text reason; see
+    /// [`ssekit::last_event_id`].
+    ///
+    /// ```
+    /// use ssekit_actix_web::LastEventId;
+    ///
+    /// async fn handler(LastEventId(last): LastEventId) -> String {
+    ///     match last {
+    ///         Some(id) => format!("resuming after {id}"),
+    ///         None => "from the start".to_owned(),
+    ///     }
+    /// }
+    /// let app = actix_web::App::new().route("/", actix_web::web::get().to(handler));
+    /// # drop(app);
+    /// ```
+    pub struct LastEventId;
+
+    /// The rejection of an invalid `Last-Event-ID` header: `400 Bad Request`
+    /// with the reason as plain text.
+    pub struct LastEventIdRejection;
+}
