@@ -316,6 +316,11 @@ impl Fixtures {
                 });
                 Box::pin(events.into_inner().map(Ok))
             }
+            "retry" => {
+                let events = futures_util::stream::iter([Ok(Event::new("after retry"))]);
+                return Ok(EventStream::new(Box::pin(events) as FixtureStream)
+                    .retry(Duration::from_millis(3000)));
+            }
             "last-event-id" => {
                 let data =
                     last_event_id.map_or_else(|| "<none>".to_owned(), |id| id.as_str().to_owned());

@@ -25,7 +25,9 @@ macro_rules! for_each_scenario {
             no_keep_alive_while_events_flow,
             disconnect_is_noticed_while_idle,
             last_event_id_reaches_handler,
-            hostile_last_event_id_is_refused,
+                        hostile_last_event_id_is_refused,
+            repeated_last_event_id_is_refused,
+            initial_retry_comes_first,
             large_event_arrives_intact,
             concurrent_streams_complete,
             http2_prior_knowledge,
@@ -488,4 +490,43 @@ pub async fn error_before_first_event_is_http_error<F: Framework>() {
     assert_eq!(reply.status, 401);
     assert_ne!(reply.header("content-type"), Some("text/event-stream"));
     assert_eq!(reply.bytes().await, b"no token");
+}
+
+/// Two `Last-Event-ID` headers are refused with `400`: which one would be
+/// the client's?
+pub async fn repeated_last_event_id_is_refused<F: Framework>() {
+    let (_fixtures, server) = start::<F>().await;
+    let mut reply = raw_get(
+        server.addr,
+        "/sse/last-event-id/0",
+        b"Last-Event-ID: 1\r\nLast-Event-ID: 2\r\n",
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.head);
+    reply.read_until(b"sent more than once").await;
+    let body = String::from_utf8_lossy(&reply.rest);
+    assert!(
+        body.contains("sent more than once"),
+        "the reason is in the body: {body:?}"
+    );
+}
+
+/// `EventStream::retry` sends `retry:` before the first event.
+pub async fn initial_retry_comes_first<F: Framework>() {
+    let (_fixtures, server) = start::<F>().await;
+    let mut reader =
+        SseReader::new(get(server.addr, "/sse/retry/0", &[], Version::Http1).await).await;
+    let items = reader.rest().await;
+    assert_eq!(
+        items,
+        [
+            Parsed::Retry { ms: 3000 },
+            Parsed::message("after retry", "")
+        ]
+    );
+    assert!(
+        reader.raw.starts_with(b"retry: 3000\n\n"),
+        "{:?}",
+        String::from_utf8_lossy(&reader.raw)
+    );
 }

@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod conformance;
+mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
 
