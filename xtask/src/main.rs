@@ -134,6 +134,8 @@ const CI_STEPS: &[Step] = &[
                 "--lib",
                 "--test",
                 "encoder_properties",
+                "--test",
+                "builtin_comparison",
             ]),
             cargo(&["test", "-p", "ssekit-conformance", "--doc"]),
         ]),
