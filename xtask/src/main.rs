@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod bench;
 mod conformance;
 mod tidy;
 
@@ -21,7 +22,10 @@ commands:
   conformance   run the conformance suite and print the matrix (one row per
                 scenario, one column per framework); exits non-zero on any FAIL
                 options: --framework NAME (repeatable: axum, actix-web, warp, poem)
-                         --json FILE (also write the matrix as JSON)";
+                                                  --json FILE (also write the matrix as JSON)
+  bench         criterion benchmarks: each framework's built-in SSE against
+                ssekit through its adapter, printed as ratios from one run
+                options: --quick (shorter warm-up and measurement)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
         Some("conformance") => conformance::run(&root, &args[1..]),
+        Some("bench") => bench::run(&root, &args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -197,7 +197,10 @@ mod tests {
     fn every_test_target_of_the_conformance_crate_runs_in_ci() {
         let ci = std::fs::read_to_string(root().join("xtask/src/main.rs")).expect("main.rs");
         for file in rust_files(&root().join("tests/tests")) {
-            let stem = file.file_stem().and_then(|s| s.to_str()).expect("file name");
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("file name");
             // `conformance` runs through the matrix step.
             assert!(
                 stem == "conformance" || ci.contains(&format!("\"{stem}\"")),
