@@ -377,9 +377,54 @@ pub fn options() -> Result<Options, String> {
     Ok(Options { addr })
 }
 
+/// Parses the options, binds the listening socket and announces it: the
+/// start of every demo binary. The socket is non-blocking, so any runtime can
+/// adopt it. On failure, says why and gives the exit code.
+///
+/// # Errors
+///
+/// Exit code 2 for a usage error, 1 when the address cannot be bound.
+pub fn listen(framework: &str) -> Result<std::net::TcpListener, std::process::ExitCode> {
+    let options = options().map_err(|usage| {
+        eprintln!("{usage}");
+        std::process::ExitCode::from(2)
+    })?;
+    let listener = std::net::TcpListener::bind(options.addr)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|err| {
+            eprintln!("cannot listen on {}: {err}", options.addr);
+            std::process::ExitCode::FAILURE
+        })?;
+    announce(framework, listener.local_addr().unwrap_or(options.addr));
+    Ok(listener)
+}
+
+/// [`listen`], as a tokio listener (call it inside the runtime).
+///
+/// # Errors
+///
+/// As [`listen`].
+pub fn tokio_listener(framework: &str) -> Result<tokio::net::TcpListener, std::process::ExitCode> {
+    tokio::net::TcpListener::from_std(listen(framework)?).map_err(|err| {
+        eprintln!("cannot use the listening socket: {err}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
+/// The exit code for a server's outcome.
+pub fn exit_code<E: std::fmt::Display>(outcome: Result<(), E>) -> std::process::ExitCode {
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("server error: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Sets up logging and prints where the server listens (the tests read this
 /// line to find an ephemeral port).
-pub fn announce(framework: &str, addr: std::net::SocketAddr) {
+fn announce(framework: &str, addr: std::net::SocketAddr) {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .try_init();

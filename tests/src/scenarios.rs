@@ -40,6 +40,21 @@ macro_rules! for_each_scenario {
     };
 }
 
+/// The `gated` fixture's contract: event 1 arrives while the handler still
+/// waits at the gate, event 2 after the test opens it, then the end.
+async fn expect_gated_events(reader: &mut SseReader, probe: &crate::fixtures::Probe) {
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 1", ""))
+    );
+    probe.open();
+    assert_eq!(
+        reader.next_event().await,
+        Some(Parsed::message("event 2", ""))
+    );
+    assert_eq!(reader.next_event().await, None);
+}
+
 async fn start<F: Framework>() -> (Arc<Fixtures>, crate::TestServer) {
     let fixtures = Fixtures::new();
     let server = F::serve(Arc::clone(&fixtures)).await;
@@ -149,16 +164,7 @@ pub async fn events_arrive_incrementally<F: Framework>() {
         .await,
     )
     .await;
-    assert_eq!(
-        reader.next_event().await,
-        Some(Parsed::message("event 1", ""))
-    );
-    probe.open();
-    assert_eq!(
-        reader.next_event().await,
-        Some(Parsed::message("event 2", ""))
-    );
-    assert_eq!(reader.next_event().await, None);
+    expect_gated_events(&mut reader, &probe).await;
 }
 
 /// While the handler is idle, keep-alive comments arrive (interval 50 ms).
@@ -364,16 +370,7 @@ pub async fn http2_prior_knowledge<F: Framework>() {
         assert!(reply.headers.get(name).is_none(), "HTTP/2 forbids {name}");
     }
     let mut reader = SseReader::new(reply).await;
-    assert_eq!(
-        reader.next_event().await,
-        Some(Parsed::message("event 1", ""))
-    );
-    probe.open();
-    assert_eq!(
-        reader.next_event().await,
-        Some(Parsed::message("event 2", ""))
-    );
-    assert_eq!(reader.next_event().await, None);
+    expect_gated_events(&mut reader, &probe).await;
 }
 
 /// With the framework's usual compression middleware in front and a client
@@ -391,16 +388,7 @@ pub async fn compression_middleware_keeps_streaming<F: Framework>() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     let mut reader = SseReader::new(reply).await;
-    assert_eq!(
-        reader.next_event().await,
-        Some(Parsed::message("event 1", ""))
-    );
-    probe.open();
-    assert_eq!(
-        reader.next_event().await,
-        Some(Parsed::message("event 2", ""))
-    );
-    assert_eq!(reader.next_event().await, None);
+    expect_gated_events(&mut reader, &probe).await;
 }
 
 /// The chunked body: its content type, chunks one by one.

@@ -19,21 +19,10 @@ async fn chunk(params: web::Query<Params>) -> ChunkedResponse<ssekit_examples::C
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let options = match ssekit_examples::options() {
-        Ok(options) => options,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::from(2);
-        }
-    };
-    let listener = match std::net::TcpListener::bind(options.addr) {
+    let listener = match ssekit_examples::listen("actix-web") {
         Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("cannot listen on {}: {err}", options.addr);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let addr = listener.local_addr().unwrap_or(options.addr);
     let server = HttpServer::new(|| {
         let mut app = App::new()
             .route("/", web::get().to(page))
@@ -56,19 +45,8 @@ async fn main() -> ExitCode {
         app
     })
     .listen_auto_h2c(listener);
-    let server = match server {
-        Ok(server) => server,
-        Err(err) => {
-            eprintln!("cannot serve on {addr}: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    ssekit_examples::announce("actix-web", addr);
-    match server.run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("server error: {err}");
-            ExitCode::FAILURE
-        }
+    match server {
+        Ok(server) => ssekit_examples::exit_code(server.run().await),
+        Err(err) => ssekit_examples::exit_code(Err(err)),
     }
 }

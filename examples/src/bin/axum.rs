@@ -41,27 +41,8 @@ fn app() -> Router {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match ssekit_examples::options() {
-        Ok(options) => options,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::from(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(options.addr).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("cannot listen on {}: {err}", options.addr);
-            return ExitCode::FAILURE;
-        }
-    };
-    let addr = listener.local_addr().unwrap_or(options.addr);
-    ssekit_examples::announce("axum", addr);
-    match axum::serve(listener, app()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("server error: {err}");
-            ExitCode::FAILURE
-        }
+    match ssekit_examples::tokio_listener("axum") {
+        Ok(listener) => ssekit_examples::exit_code(axum::serve(listener, app()).await),
+        Err(code) => code,
     }
 }

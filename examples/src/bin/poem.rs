@@ -36,38 +36,18 @@ fn sse(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match ssekit_examples::options() {
-        Ok(options) => options,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::from(2);
-        }
-    };
     let mut app = Route::new().at("/", get(page)).at("/chunk", get(chunk));
     for (path, demo) in Demo::ALL {
         app = app.at(path, get(sse.data(demo)));
     }
-    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+    let listener = match ssekit_examples::tokio_listener("poem") {
         Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("cannot listen on {}: {err}", options.addr);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let addr = listener.local_addr().unwrap_or(options.addr);
-    let acceptor = match TcpAcceptor::from_tokio(listener) {
-        Ok(acceptor) => acceptor,
-        Err(err) => {
-            eprintln!("cannot serve on {addr}: {err}");
-            return ExitCode::FAILURE;
+    match TcpAcceptor::from_tokio(listener) {
+        Ok(acceptor) => {
+            ssekit_examples::exit_code(poem::Server::new_with_acceptor(acceptor).run(app).await)
         }
-    };
-    ssekit_examples::announce("poem", addr);
-    match poem::Server::new_with_acceptor(acceptor).run(app).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("server error: {err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => ssekit_examples::exit_code(Err(err)),
     }
 }

@@ -10,13 +10,6 @@ use warp::{Filter, Reply as _};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match ssekit_examples::options() {
-        Ok(options) => options,
-        Err(usage) => {
-            eprintln!("{usage}");
-            return ExitCode::from(2);
-        }
-    };
     let page = warp::get()
         .and(warp::path::end())
         .map(|| warp::reply::html(PAGE));
@@ -42,15 +35,10 @@ async fn main() -> ExitCode {
         );
     let routes = page.or(chunk).or(sse).recover(ssekit_warp::recover);
 
-    let listener = match tokio::net::TcpListener::bind(options.addr).await {
+    let listener = match ssekit_examples::tokio_listener("warp") {
         Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("cannot listen on {}: {err}", options.addr);
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    let addr = listener.local_addr().unwrap_or(options.addr);
-    ssekit_examples::announce("warp", addr);
     warp::serve(routes).incoming(listener).run().await;
     ExitCode::SUCCESS
 }
