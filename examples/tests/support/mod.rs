@@ -19,13 +19,13 @@ pub(crate) const BINARIES: [(&str, &str); 4] = [
 ];
 
 /// A running demo binary; killed on drop.
-pub(crate) struct Demo {
+pub(crate) struct DemoProcess {
     pub(crate) name: &'static str,
     pub(crate) addr: SocketAddr,
     child: Child,
 }
 
-impl Demo {
+impl DemoProcess {
     /// Starts `binary --addr 127.0.0.1:0` and reads the address it announces.
     pub(crate) fn start(name: &'static str, binary: &str) -> Self {
         let mut child = Command::new(binary)
@@ -54,7 +54,7 @@ impl Demo {
     }
 }
 
-impl Drop for Demo {
+impl Drop for DemoProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
