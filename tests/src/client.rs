@@ -325,6 +325,33 @@ impl RawReply {
     }
 }
 
+/// The chunks of an HTTP/1.1 chunked body, as framed on the wire (the
+/// terminating empty chunk excluded).
+///
+/// # Panics
+///
+/// When the framing is malformed.
+pub fn dechunk(mut body: &[u8]) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size_text = std::str::from_utf8(&body[..line_end]).expect("ASCII chunk size");
+        let size_text = size_text.split(';').next().unwrap_or(size_text).trim();
+        let size = usize::from_str_radix(size_text, 16).expect("a hexadecimal chunk size");
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return chunks;
+        }
+        assert!(body.len() >= size + 2, "a complete chunk of {size} bytes");
+        chunks.push(body[..size].to_vec());
+        assert_eq!(&body[size..size + 2], b"\r\n", "CR LF after a chunk");
+        body = &body[size + 2..];
+    }
+}
+
 /// Sends `GET path HTTP/1.1` with the given extra header lines, byte for byte,
 /// and reads the response head.
 pub async fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[u8]) -> RawReply {
