@@ -240,7 +240,7 @@ async fn every_route_answers_identically_on_every_framework() {
             match &reference {
                 None => reference = Some((name, answers)),
                 Some((first, reference)) => {
-                    assert_eq!(&answers, reference, "{name} answers as {first} does")
+                    assert_eq!(&answers, reference, "{name} answers as {first} does");
                 }
             }
         }
@@ -269,7 +269,7 @@ async fn chat_resumes_after_last_event_id() {
                 .expect("an event after the resume point");
             match first {
                 Parsed::Event { last_event_id, .. } => {
-                    assert_eq!(last_event_id, "6", "{name} resumes after 5")
+                    assert_eq!(last_event_id, "6", "{name} resumes after 5");
                 }
                 other => panic!("{other:?}"),
             }

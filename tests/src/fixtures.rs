@@ -344,12 +344,8 @@ impl Fixtures {
                 Ok(Event::new("after")),
             ])),
             "count" => pushed(|tx| async move {
-                for i in 0..10 {
-                    let _ = tx
-                        .send(Ok(Event::new(i.to_string())
-                            .try_id(i.to_string())
-                            .expect("digits")))
-                        .await;
+                for i in 0..10_u64 {
+                    let _ = tx.send(Ok(Event::new(i.to_string()).id(i.into()))).await;
                     tokio::task::yield_now().await;
                 }
             }),

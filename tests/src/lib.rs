@@ -9,6 +9,12 @@
 //! Clients are real: hyper's HTTP/1.1 and HTTP/2 clients, raw TCP where the
 //! exact bytes matter, and an independent SSE parser in process ([`parser`]).
 
+#![allow(
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: a step that fails fails the test, and its message says which step"
+)]
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};

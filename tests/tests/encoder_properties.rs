@@ -137,7 +137,7 @@ fn parser_decodes_exactly_what_was_encoded() {
             expected.push(Parsed::Event {
                 ty: ty
                     .as_ref()
-                    .map(|t| t.as_str())
+                    .map(EventType::as_str)
                     .filter(|t| !t.is_empty())
                     .unwrap_or("message")
                     .to_owned(),

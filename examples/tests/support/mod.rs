@@ -2,7 +2,8 @@
 
 #![allow(
     dead_code,
-    reason = "each test binary uses a part of the support module"
+    clippy::expect_used,
+    reason = "each test binary uses a part of the support module; a failed step fails the test"
 )]
 
 use std::io::{BufRead as _, BufReader};

@@ -8,6 +8,12 @@
 //! A missing program fails the test with the command that installs it: these
 //! tests never skip.
 
+#![allow(
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: a step that fails fails the test, and its message says which step"
+)]
+
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -16,6 +16,11 @@
 //! Needs nginx on PATH or in /usr/sbin (`apt-get install nginx`; `.ci/run`
 //! installs it) and the demo binaries (`cargo xtask e2e` builds them). Traffic stays on 127.0.0.1.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a step that fails fails the test, and its message says which step"
+)]
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
