@@ -183,7 +183,7 @@ async fn every_route_answers_identically_on_every_framework() {
     let test = async {
         let mut reference: Option<(&str, Vec<Answer>)> = None;
         for (name, binary) in BINARIES {
-            let demo = DemoProcess::start(name, binary);
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
             let mut answers = Vec::new();
             for (path, query, take) in routes {
                 let answer = answer(demo.addr, path, query, take, Version::Http1).await;
@@ -254,7 +254,7 @@ async fn every_route_answers_identically_on_every_framework() {
 async fn chat_resumes_after_last_event_id() {
     let test = async {
         for (name, binary) in BINARIES {
-            let demo = DemoProcess::start(name, binary);
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
             let reply = get(
                 demo.addr,
                 "/chat?interval_ms=1&prompt=hi",
@@ -286,7 +286,7 @@ async fn chat_resumes_after_last_event_id() {
 async fn chat_without_a_prompt_is_an_http_400() {
     let test = async {
         for (name, binary) in BINARIES {
-            let demo = DemoProcess::start(name, binary);
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
             for query in ["", "?prompt=", "?prompt=%20%20"] {
                 let mut reply = get(demo.addr, &format!("/chat{query}"), &[], Version::Http1).await;
                 assert_eq!(reply.status, 400, "{name} /chat{query}");

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub mod client;
+pub mod demo;
 pub mod fixtures;
 pub mod frameworks;
 pub mod parser;

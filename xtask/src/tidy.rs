@@ -272,6 +272,7 @@ mod tests {
         let drivers = read(&root.join("tests/src/frameworks/mod.rs"));
         let trybuild = read(&root.join("tests/ui/pass/same_handler_on_every_framework.rs"));
         let readme = read(&root.join("README.md"));
+        let demo_tests = read(&root.join("examples/tests/support/mod.rs"));
         let mut missing = Vec::new();
         for framework in frameworks() {
             let (name, module) = (&framework.name, framework.module());
@@ -303,6 +304,10 @@ mod tests {
             need(
                 root.join(format!("examples/src/bin/{name}.rs")).is_file(),
                 format!("its demo binary examples/src/bin/{name}.rs"),
+            );
+            need(
+                demo_tests.contains(&format!("CARGO_BIN_EXE_{name}")),
+                "its binary in examples/tests/support/mod.rs".to_owned(),
             );
             need(
                 trybuild.contains(&format!("ssekit_{module}::")),

@@ -14,13 +14,11 @@
     reason = "test support: a step that fails fails the test, and its message says which step"
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 pub mod node;
+
+pub use ssekit_conformance::demo::DemoProcess;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -46,17 +44,23 @@ pub fn require(program: &str, extra_dirs: &[&str], install: &str) -> PathBuf {
         })
 }
 
-/// The frameworks, one per folder of `adapters/`: each has a demo binary of
-/// the same name.
+/// The frameworks: the one list, `[workspace.metadata.ssekit] frameworks` in
+/// the root `Cargo.toml`. Each has a demo binary of the same name.
 pub fn frameworks() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("adapters"))
-        .unwrap_or_else(|e| panic!("read adapters/: {e}"))
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().join("Cargo.toml").is_file())
-        .filter_map(|entry| entry.file_name().into_string().ok())
-        .collect();
-    names.sort();
-    names
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap_or_else(|e| panic!("read Cargo.toml: {e}"));
+    let list = manifest
+        .split("[workspace.metadata.ssekit]")
+        .nth(1)
+        .and_then(|section| section.split_once("frameworks"))
+        .and_then(|(_, rest)| rest.split_once('['))
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+        .unwrap_or_else(|| panic!("[workspace.metadata.ssekit] frameworks in Cargo.toml"));
+    list.split(',')
+        .map(|item| item.trim().trim_matches('"').to_owned())
+        .filter(|name| !name.is_empty())
+        .collect()
 }
 
 /// The demo binary of `framework`, built by `cargo xtask e2e`.
@@ -79,63 +83,4 @@ pub fn demo_binary(framework: &str) -> PathBuf {
         binary.display()
     );
     binary
-}
-
-/// A running demo binary; killed on drop.
-#[derive(Debug)]
-pub struct DemoProcess {
-    /// Which framework it serves with.
-    pub name: String,
-    /// Where it listens.
-    pub addr: SocketAddr,
-    child: Child,
-}
-
-impl DemoProcess {
-    /// Starts `framework`'s demo binary with `--addr 127.0.0.1:0` and reads
-    /// the address it announces.
-    ///
-    /// # Panics
-    ///
-    /// When it does not start, or announces no address within 20 s.
-    pub fn start(framework: &str) -> Self {
-        let binary = demo_binary(framework);
-        let mut child = Command::new(&binary)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let stdout = child
-            .stdout
-            .take()
-            .unwrap_or_else(|| panic!("{framework}: piped stdout"));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("{framework} announced no address within 20 s"));
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("{framework} announced no address: {line:?}"));
-        Self {
-            name: framework.to_owned(),
-            addr,
-            child,
-        }
-    }
-}
-
-impl Drop for DemoProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

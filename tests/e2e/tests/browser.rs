@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use ssekit_e2e::{DemoProcess, frameworks, require, root};
+use ssekit_e2e::{DemoProcess, demo_binary, frameworks, require, root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_receives_events_in_chromium_on_every_framework() {
@@ -28,7 +28,7 @@ async fn the_page_receives_events_in_chromium_on_every_framework() {
     );
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     for name in frameworks() {
-        let demo = DemoProcess::start(&name);
+        let demo = DemoProcess::start(&name, &demo_binary(&name));
         let shot = shots.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&shot);
         let run = tokio::process::Command::new(&node)

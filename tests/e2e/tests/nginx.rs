@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use ssekit_conformance::client::{SseReader, Version, get};
 use ssekit_conformance::parser::Parsed;
-use ssekit_e2e::{DemoProcess, frameworks, require};
+use ssekit_e2e::{DemoProcess, demo_binary, frameworks, require};
 
 const PLAIN: &str = "proxy_http_version 1.1;";
 const SEED_TUNED: &str = "proxy_http_version 1.1; proxy_set_header Connection ''; proxy_buffering off; \
@@ -126,7 +126,7 @@ async fn events_flow_one_by_one_through_a_default_nginx() {
     let test = async {
         let expected: Vec<String> = (0..5).map(|i| i.to_string()).collect();
         for name in frameworks() {
-            let demo = DemoProcess::start(&name);
+            let demo = DemoProcess::start(&name, &demo_binary(&name));
             let nginx = start_nginx(&scratch(&name), demo.addr, PLAIN);
             let (data, spread) = events_through(nginx.addr).await;
             assert_eq!(data, expected, "{name}");
@@ -146,7 +146,7 @@ async fn events_flow_one_by_one_through_a_default_nginx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_flow_through_the_seeds_hand_tuned_nginx() {
     let test = async {
-        let demo = DemoProcess::start("axum");
+        let demo = DemoProcess::start("axum", &demo_binary("axum"));
         let nginx = start_nginx(&scratch("tuned"), demo.addr, SEED_TUNED);
         let (data, spread) = events_through(nginx.addr).await;
         assert_eq!(data.len(), 5);
