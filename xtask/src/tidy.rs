@@ -57,12 +57,26 @@ mod tests {
             .collect()
     }
 
+    /// The workspace members, with `dir/*` globs expanded.
     fn members() -> Vec<PathBuf> {
         let root = root();
-        workspace_list("members")
-            .iter()
-            .map(|m| root.join(m))
-            .collect()
+        let mut members = Vec::new();
+        for member in workspace_list("members") {
+            match member.strip_suffix("/*") {
+                Some(dir) => {
+                    let mut found: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+                        .expect("a member folder")
+                        .flatten()
+                        .map(|entry| entry.path())
+                        .filter(|path| path.join("Cargo.toml").is_file())
+                        .collect();
+                    found.sort();
+                    members.extend(found);
+                }
+                None => members.push(root.join(member)),
+            }
+        }
+        members
     }
 
     fn frameworks() -> Vec<crate::frameworks::Framework> {
