@@ -17,6 +17,7 @@ use std::time::Duration;
 pub mod client;
 pub mod fixtures;
 pub mod frameworks;
+pub mod hub_scenarios;
 pub mod parser;
 pub mod scenarios;
 

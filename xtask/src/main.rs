@@ -141,6 +141,8 @@ const CI_STEPS: &[Step] = &[
                 "encoder_properties",
                 "--test",
                 "builtin_comparison",
+                "--test",
+                "hub",
             ]),
             cargo(&["test", "-p", "ssekit-conformance", "--doc"]),
         ]),
