@@ -617,16 +617,22 @@ impl Inner {
             };
             let event = with_id(position, body);
             state.log.append(event.clone(), &self.limits);
-            let mut dropped = 0u64;
+            let (mut slow, mut gone) = (0u64, 0u64);
             let queue_bytes = self.queue_bytes;
             let mut i = 0;
             while let Some(sub) = state.subscribers.get(i) {
                 match sub.offer(&event, queue_bytes) {
                     Offer::Queued => i += 1,
-                    Offer::Overflowed | Offer::Gone => {
+                    Offer::Gone => {
+                        // Dropped, and about to unsubscribe: not slow.
                         let sub = Arc::clone(sub);
                         state.remove(&sub);
-                        dropped += 1;
+                        gone += 1;
+                    }
+                    Offer::Overflowed => {
+                        let sub = Arc::clone(sub);
+                        state.remove(&sub);
+                        slow += 1;
                         tracing::warn!(
                             topic = %topic.name,
                             bound = queue_bytes,
@@ -639,9 +645,13 @@ impl Inner {
             let subscribers = state.subscribers.len();
             drop(state);
             self.stats.published.fetch_add(1, Ordering::Relaxed);
-            if dropped > 0 {
-                self.stats.slow_drops.fetch_add(dropped, Ordering::Relaxed);
-                self.stats.subscribers.fetch_sub(dropped, Ordering::Relaxed);
+            if slow > 0 {
+                self.stats.slow_drops.fetch_add(slow, Ordering::Relaxed);
+            }
+            if slow + gone > 0 {
+                self.stats
+                    .subscribers
+                    .fetch_sub(slow + gone, Ordering::Relaxed);
             }
             return Ok(Published {
                 id: position_id(position),

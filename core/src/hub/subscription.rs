@@ -15,6 +15,9 @@ use crate::event::EncodedEvent;
 use super::Inner;
 use super::topic::Topic;
 
+/// The most queue slots an idle subscriber keeps allocated.
+const IDLE_CAPACITY: usize = 8;
+
 /// What a publisher and the subscriber share.
 pub(crate) struct SubShared {
     /// Index in the topic's subscriber list; `usize::MAX` once removed.
@@ -166,6 +169,10 @@ impl Stream for Subscription {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EncodedEvent>> {
         let this = &mut *self;
         if let Some(event) = this.preface.pop_front() {
+            if this.preface.is_empty() {
+                // Replays are one-off: free their buffer.
+                this.preface = VecDeque::new();
+            }
             return Poll::Ready(Some(event));
         }
         if let Some(event) = this.taken.pop_front() {
@@ -200,6 +207,15 @@ impl Stream for Subscription {
         match &mut queue.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             slot => *slot = Some(cx.waker().clone()),
+        }
+        // Going idle: give back what a burst grew, so that an idle
+        // subscriber stays small.
+        if queue.events.capacity() > IDLE_CAPACITY {
+            queue.events = VecDeque::new();
+        }
+        drop(queue);
+        if this.taken.capacity() > IDLE_CAPACITY {
+            this.taken = VecDeque::new();
         }
         Poll::Pending
     }

@@ -484,3 +484,30 @@ async fn joins_racing_concurrent_publishers_have_no_gap_and_no_duplicate() {
         assert_eq!(hub.stats().resets, ResetCounts::default());
     }
 }
+
+#[test]
+fn a_dropped_subscription_is_not_counted_slow() {
+    let hub = Hub::builder().history_events(0).build();
+    let s = sub(&hub, "t", Resume::Start);
+    // The publisher finds it closed before it unsubscribed.
+    s.shared.close();
+    let p = hub.publish("t", "x").unwrap();
+    assert_eq!(p.subscribers(), 0);
+    let stats = hub.stats();
+    assert_eq!((stats.slow_drops, stats.subscribers), (0, 0));
+    drop(s);
+    assert_eq!(hub.stats().subscribers, 0);
+    assert_eq!(hub.stats().topics, 0, "released once idle");
+}
+
+#[test]
+fn an_idle_subscriber_gives_back_its_burst_buffers() {
+    let hub = Hub::new();
+    let mut s = sub(&hub, "t", Resume::Start);
+    for i in 0..1_000 {
+        hub.publish("t", i.to_string()).unwrap();
+    }
+    assert_eq!(ready(&mut s).len(), 1_001);
+    assert!(s.taken.capacity() <= 8);
+    assert!(s.preface.capacity() == 0);
+}
