@@ -318,10 +318,10 @@ pub async fn hub_non_reading_client_is_dropped_reading_one_stays<F: HubFramework
     let mut reader = open(server.addr, "/hub/slow", &[]).await;
     // Both are subscribed once the reader's head arrived and the topic
     // counts two (the raw client's request may still be in flight).
-    for _ in 0..100 {
-        if hub.topic_stats("slow").map(|t| t.subscribers) == Some(2) {
-            break;
-        }
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    while hub.topic_stats("slow").map(|t| t.subscribers) != Some(2)
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(hub.topic_stats("slow").map(|t| t.subscribers), Some(2));

@@ -69,7 +69,8 @@
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (shared with the history); beyond them, `reset` |
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this |
-//! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves) |
+//! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
 //!
 //! # Ids
@@ -179,7 +180,8 @@ impl fmt::Display for ResetReason {
     }
 }
 
-/// An error from the hub: for now, an invalid topic name.
+/// An error from the hub: an invalid topic name, or a new topic over
+/// [`HubBuilder::max_topics`].
 ///
 /// ```
 /// let hub = ssekit::Hub::new();
@@ -193,6 +195,7 @@ pub struct HubError(Kind);
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Kind {
     InvalidTopic(TopicProblem),
+    TooManyTopics(usize),
 }
 
 impl HubError {
@@ -202,12 +205,20 @@ impl HubError {
     pub fn is_invalid_topic(&self) -> bool {
         matches!(self.0, Kind::InvalidTopic(_))
     }
+
+    /// The topic did not exist and the hub already holds
+    /// [`HubBuilder::max_topics`] topics.
+    #[must_use]
+    pub fn is_too_many_topics(&self) -> bool {
+        matches!(self.0, Kind::TooManyTopics(_))
+    }
 }
 
 impl fmt::Display for HubError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Kind::InvalidTopic(problem) => fmt::Display::fmt(problem, f),
+            Kind::TooManyTopics(max) => write!(f, "too many topics: the hub holds {max} already"),
         }
     }
 }
@@ -349,6 +360,7 @@ pub struct HubBuilder {
     limits: Limits,
     queue_bytes: usize,
     shards: usize,
+    max_topics: usize,
 }
 
 impl Default for HubBuilder {
@@ -362,6 +374,7 @@ impl Default for HubBuilder {
             },
             queue_bytes: 1 << 20,
             shards: 64,
+            max_topics: 65_536,
         }
     }
 }
@@ -398,6 +411,15 @@ impl HubBuilder {
         self
     }
 
+    /// Most topics in memory at once (default 65 536): a publish or subscribe
+    /// that would create one more fails with
+    /// [`HubError::is_too_many_topics`]. With the history bounds, this bounds
+    /// the hub's memory when clients choose topic names.
+    pub fn max_topics(mut self, n: usize) -> Self {
+        self.max_topics = n;
+        self
+    }
+
     /// Number of topic shards (default 64, at least 1).
     pub fn shards(mut self, n: usize) -> Self {
         self.shards = n.max(1);
@@ -412,6 +434,7 @@ impl HubBuilder {
                 hasher: std::hash::RandomState::new(),
                 limits: self.limits,
                 queue_bytes: self.queue_bytes,
+                max_topics: self.max_topics,
                 stats: Counters::default(),
             }),
         }
@@ -425,6 +448,7 @@ pub(crate) struct Inner {
     hasher: std::hash::RandomState,
     limits: Limits,
     queue_bytes: usize,
+    max_topics: usize,
     pub(crate) stats: Counters,
 }
 
@@ -482,7 +506,9 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`HubError::is_invalid_topic`] for an invalid topic name.
+    /// [`HubError::is_invalid_topic`] for an invalid topic name;
+    /// [`HubError::is_too_many_topics`] for a new topic over
+    /// [`HubBuilder::max_topics`].
     pub fn publish(&self, topic: &str, event: impl Into<Event>) -> Result<Published, HubError> {
         check(topic)?;
         let mut event = event.into();
@@ -500,7 +526,9 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`HubError::is_invalid_topic`] for an invalid topic name.
+    /// [`HubError::is_invalid_topic`] for an invalid topic name;
+    /// [`HubError::is_too_many_topics`] for a new topic over
+    /// [`HubBuilder::max_topics`].
     pub fn subscribe(
         &self,
         topic: &str,
@@ -508,8 +536,46 @@ impl Hub {
     ) -> Result<EventStream<Subscription>, HubError> {
         check(topic)?;
         Ok(EventStream::new(
-            Arc::clone(&self.inner).subscribe(topic, from.into()),
+            Arc::clone(&self.inner).subscribe(topic, from.into())?,
         ))
+    }
+
+    /// Removes a topic: drops its history (its next use starts a new epoch)
+    /// and ends each of its subscriptions cleanly after the events it has
+    /// already taken. Returns whether the topic existed.
+    ///
+    /// ```
+    /// let hub = ssekit::Hub::new();
+    /// hub.publish("room", "hi")?;
+    /// assert!(hub.remove_topic("room"));
+    /// assert!(hub.topic_stats("room").is_none());
+    /// # Ok::<(), ssekit::HubError>(())
+    /// ```
+    pub fn remove_topic(&self, topic: &str) -> bool {
+        let removed = lock(self.inner.shard(topic)).remove(topic);
+        let Some(removed) = removed else {
+            return false;
+        };
+        self.inner.stats.topics.fetch_sub(1, Ordering::Relaxed);
+        let subscribers = {
+            let mut state = lock(&removed.state);
+            state.removed = true;
+            std::mem::take(&mut state.subscribers)
+        };
+        self.inner
+            .stats
+            .subscribers
+            .fetch_sub(subscribers.len() as u64, Ordering::Relaxed);
+        for sub in &subscribers {
+            sub.slot.store(usize::MAX, Ordering::Relaxed);
+            sub.close();
+        }
+        tracing::debug!(
+            topic,
+            ended = subscribers.len(),
+            "ssekit hub: topic removed"
+        );
+        true
     }
 
     /// The hub's counts now.
@@ -581,11 +647,19 @@ impl Inner {
         &self.shards[index]
     }
 
-    /// The topic, created if missing.
-    fn topic(&self, name: &str) -> Arc<Topic> {
+    /// The topic, created if missing (and allowed).
+    fn topic(&self, name: &str) -> Result<Arc<Topic>, HubError> {
         let mut shard = lock(self.shard(name));
         if let Some(topic) = shard.get(name) {
-            return Arc::clone(topic);
+            return Ok(Arc::clone(topic));
+        }
+        let topics = self.stats.topics.load(Ordering::Relaxed);
+        if topics >= self.max_topics as u64 {
+            tracing::warn!(
+                max = self.max_topics,
+                "ssekit hub: topic refused, too many topics"
+            );
+            return Err(HubError(Kind::TooManyTopics(self.max_topics)));
         }
         let name: Arc<str> = Arc::from(name);
         let log = Log::new();
@@ -600,12 +674,12 @@ impl Inner {
         });
         shard.insert(name, Arc::clone(&topic));
         self.stats.topics.fetch_add(1, Ordering::Relaxed);
-        topic
+        Ok(topic)
     }
 
     fn publish(&self, name: &str, body: &EncodedEvent) -> Result<Published, HubError> {
         loop {
-            let topic = self.topic(name);
+            let topic = self.topic(name)?;
             let mut state = lock(&topic.state);
             if state.removed {
                 continue;
@@ -661,9 +735,9 @@ impl Inner {
         }
     }
 
-    fn subscribe(self: Arc<Self>, name: &str, from: Resume) -> Subscription {
+    fn subscribe(self: Arc<Self>, name: &str, from: Resume) -> Result<Subscription, HubError> {
         loop {
-            let topic = self.topic(name);
+            let topic = self.topic(name)?;
             let mut state = lock(&topic.state);
             if state.removed {
                 continue;
@@ -710,7 +784,7 @@ impl Inner {
             state.add(Arc::clone(&shared));
             drop(state);
             self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
-            return Subscription {
+            return Ok(Subscription {
                 hub: Arc::clone(&self),
                 topic,
                 shared,
@@ -719,7 +793,7 @@ impl Inner {
                 owed: 0,
                 delivered: 0,
                 ended: false,
-            };
+            });
         }
     }
 

@@ -511,3 +511,32 @@ fn an_idle_subscriber_gives_back_its_burst_buffers() {
     assert!(s.taken.capacity() <= 8);
     assert!(s.preface.capacity() == 0);
 }
+
+#[tokio::test]
+async fn topics_are_capped_and_removable() {
+    let hub = Hub::builder().max_topics(2).build();
+    hub.publish("a", "1").unwrap();
+    let mut live = hub.subscribe("b", Resume::Start).unwrap();
+    let err = hub.publish("c", "1").unwrap_err();
+    assert!(err.is_too_many_topics() && !err.is_invalid_topic());
+    assert_eq!(err.to_string(), "too many topics: the hub holds 2 already");
+    assert!(
+        hub.subscribe("c", Resume::Start)
+            .unwrap_err()
+            .is_too_many_topics()
+    );
+    // Existing topics still work.
+    hub.publish("a", "2").unwrap();
+    hub.publish("b", "x").unwrap();
+
+    // Removing a topic ends its subscriptions cleanly after what they took.
+    assert!(hub.remove_topic("b"));
+    assert!(!hub.remove_topic("b"));
+    let frame = live.next().await.unwrap();
+    assert!(String::from_utf8_lossy(&frame).ends_with("data: x\n\n"));
+    assert!(live.next().await.is_none());
+    drop(live);
+    let stats = hub.stats();
+    assert_eq!((stats.topics, stats.subscribers), (1, 0));
+    hub.publish("c", "1").unwrap();
+}
