@@ -540,3 +540,66 @@ async fn topics_are_capped_and_removable() {
     assert_eq!((stats.topics, stats.subscribers), (1, 0));
     hub.publish("c", "1").unwrap();
 }
+
+/// Random `Last-Event-ID` values and queries built from the characters that
+/// matter (hex digits, digits, `-`, `%`, `+`, high bytes), 20 000 of them:
+/// never a panic; each answer is a replay of exactly the events after a
+/// valid position, or a reset, never more than the replay cap.
+#[test]
+fn random_resume_values_never_panic_and_stay_within_the_cap() {
+    const ALPHABET: &[u8] = b"0123456789abcdef-%+F\xff\xc3 ";
+    let hub = Hub::builder().history_events(50).replay_events(20).build();
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(hub.publish("t", i.to_string()).unwrap().id().clone());
+    }
+    let epoch = ids[0].as_str().split_once('-').unwrap().0.to_owned();
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
+    for case in 0..20_000u64 {
+        let len = usize::try_from(rng.next(40)).unwrap();
+        let mut value: Vec<u8> = (0..len)
+            .map(|_| ALPHABET[usize::try_from(rng.next(ALPHABET.len() as u64)).unwrap()])
+            .collect();
+        if case % 3 == 0 {
+            // Often of the right shape: this epoch, a random offset.
+            value = format!("{epoch}-{}", rng.next(130)).into_bytes();
+        }
+        let from = if case % 2 == 0 {
+            Resume::from_request([value.as_slice()], None)
+        } else {
+            let query = format!("last_event_id={}", String::from_utf8_lossy(&value));
+            Resume::from_request(std::iter::empty(), Some(&query))
+        };
+        let mut s = sub(&hub, "t", from.clone());
+        let got = ready(&mut s);
+        if from == Resume::Start {
+            assert_eq!(got.len(), 1, "the position marker");
+            assert_eq!(data_of(&got[0]), None);
+            continue;
+        }
+        if got
+            .first()
+            .is_some_and(|e| text(e).contains("event: reset\n"))
+        {
+            assert_eq!(got.len(), 1);
+            continue;
+        }
+        assert!(got.len() <= 20, "{from:?}: {} events", got.len());
+        let after: u64 = from
+            .id()
+            .and_then(|id| id.as_str().rsplit_once('-'))
+            .and_then(|(_, o)| o.parse().ok())
+            .expect("a resume comes from a valid position");
+        let offsets: Vec<u64> = got.iter().filter_map(offset_of).collect();
+        assert_eq!(offsets, ((after + 1)..=100).collect::<Vec<_>>(), "{from:?}");
+    }
+    // Every outcome was reached.
+    let stats = hub.stats();
+    assert!(stats.resumed > 500, "{stats:?}");
+    let r = &stats.resets;
+    assert!(
+        r.malformed > 1_000 && r.too_old > 500 && r.future > 500,
+        "{r:?}"
+    );
+    assert!(r.replay_limit > 500 && r.unknown_epoch == 0, "{r:?}");
+}
