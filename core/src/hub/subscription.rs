@@ -16,7 +16,7 @@ use super::Inner;
 use super::topic::Topic;
 
 /// The most queue slots an idle subscriber keeps allocated.
-const IDLE_CAPACITY: usize = 8;
+const IDLE_CAPACITY: usize = 4;
 
 /// What a publisher and the subscriber share.
 pub(crate) struct SubShared {

@@ -508,7 +508,7 @@ fn an_idle_subscriber_gives_back_its_burst_buffers() {
         hub.publish("t", i.to_string()).unwrap();
     }
     assert_eq!(ready(&mut s).len(), 1_001);
-    assert!(s.taken.capacity() <= 8);
+    assert!(s.taken.capacity() <= 4);
     assert!(s.preface.capacity() == 0);
 }
 
@@ -602,4 +602,26 @@ fn random_resume_values_never_panic_and_stay_within_the_cap() {
         "{r:?}"
     );
     assert!(r.replay_limit > 500 && r.unknown_epoch == 0, "{r:?}");
+}
+
+/// What an idle subscriber holds, by construction: the response stream, its
+/// shared queue (in an `Arc`), at most `IDLE_CAPACITY` queue slots on each
+/// side, and the keep-alive timer (boxed on its first idle poll).
+#[test]
+fn an_idle_subscriber_is_under_a_kibibyte() {
+    use std::mem::size_of;
+    let slots = 2 * 4 * size_of::<EncodedEvent>();
+    let total = size_of::<EventStream<Subscription>>()
+        + 2 * size_of::<usize>()
+        + size_of::<subscription::SubShared>()
+        + slots
+        + size_of::<tokio::time::Sleep>()
+        + size_of::<Arc<SubShared>>(); // its slot in the topic's list
+    eprintln!(
+        "idle subscriber: {total} bytes (stream {}, shared {}, slots {slots}, timer {})",
+        size_of::<EventStream<Subscription>>(),
+        size_of::<subscription::SubShared>(),
+        size_of::<tokio::time::Sleep>()
+    );
+    assert!(total <= 1024, "{total}");
 }
