@@ -105,6 +105,15 @@
 //! same local fan-out (offering the bytes to its subscribers, with a check that
 //! each delivery is `last + 1`) and answers joins from the backplane's history.
 //!
+//! ## Ending subscriptions
+//!
+//! A subscription ends when its stream is dropped (the client left), when it
+//! goes over its queue bound, or when [`Hub::remove_topic`] removes its topic;
+//! in the last two cases its stream yields what it already took and then
+//! ends cleanly (the adapter writes the final chunk). All three go through one
+//! internal `close` of the subscriber's queue, which is where a shutdown signal
+//! (a `tokio_util::sync::CancellationToken`) plugs in.
+//!
 //! # Observability
 //!
 //! `tracing`: subscribe (`debug`, with the outcome: replayed count or reset
