@@ -6,6 +6,7 @@ mod chunked;
 mod encode;
 mod error;
 mod event;
+pub mod hub;
 pub mod last_event_id;
 mod response;
 mod stream;
@@ -16,5 +17,10 @@ pub use error::InvalidValue;
 #[cfg(feature = "json")]
 pub use error::JsonError;
 pub use event::{EncodedEvent, Event, EventId, EventType, MAX_EVENT_ID_LEN};
+pub use hub::{
+    Hub, HubBuilder, HubError, HubStats, Published, RESET_EVENT_TYPE, ResetCounts, ResetReason,
+    Subscription, TopicStats,
+};
+pub use last_event_id::Resume;
 pub use response::{CONTENT_TYPE, RESPONSE_HEADERS};
 pub use stream::{EventItem, EventStream, KeepAlive};

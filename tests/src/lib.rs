@@ -24,6 +24,7 @@ pub mod client;
 pub mod demo;
 pub mod fixtures;
 pub mod frameworks;
+pub mod hub_scenarios;
 pub mod parser;
 pub mod scenarios;
 

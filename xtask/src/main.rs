@@ -145,6 +145,8 @@ const CI_STEPS: &[Step] = &[
                 "oracle",
                 "--test",
                 "ui",
+                "--test",
+                "hub",
             ]),
             cargo(&["test", "-p", "ssekit-conformance", "--doc"]),
         ]),

@@ -196,12 +196,16 @@ mod tests {
     }
 
     /// Names an adapter may export beyond the common ones, with the reason.
-    const ADAPTER_EXTRAS: [(&str, &str); 3] = [
+    const ADAPTER_EXTRAS: [(&str, &str); 4] = [
         (
             "last_event_id",
             "warp extracts with filter functions, not types",
         ),
         ("recover", "warp answers rejections in a recover filter"),
+        (
+            "resume_from",
+            "warp extracts with filter functions, not types",
+        ),
         (
             "DISCONNECT_PROBE",
             "the servers that notice a departed client only on a write",
@@ -215,6 +219,7 @@ mod tests {
             "ChunkedResponse",
             "LastEventId",
             "LastEventIdRejection",
+            "ResumeFrom",
             "SseResponse",
         ];
         let mut reference: Option<(String, Vec<String>)> = None;

@@ -2,6 +2,8 @@
 
 mod extract;
 mod response;
+mod resume;
 mod types;
 
+pub use resume::ResumeFrom;
 pub use types::{ChunkedResponse, LastEventId, LastEventIdRejection, SseResponse};

@@ -2,7 +2,9 @@
 
 mod extract;
 mod response;
+mod resume;
 mod types;
 
 pub use extract::{last_event_id, recover};
+pub use resume::{ResumeFrom, resume_from};
 pub use types::{ChunkedResponse, LastEventId, LastEventIdRejection, SseResponse};

@@ -81,3 +81,47 @@ impl Framework for ActixWeb {
         })
     }
 }
+
+// --- hub routes (see `crate::hub_scenarios`) ---
+
+async fn hub_topic(
+    hub: web::Data<ssekit::Hub>,
+    topic: web::Path<String>,
+    ssekit_actix_web::ResumeFrom(from): ssekit_actix_web::ResumeFrom,
+    req: actix_web::HttpRequest,
+) -> HttpResponse {
+    match hub.subscribe(&topic, from) {
+        Ok(stream) => SseResponse::from(stream).respond_to(&req),
+        Err(err) => HttpResponse::BadRequest()
+            .content_type("text/plain; charset=utf-8")
+            .body(err.to_string()),
+    }
+}
+
+impl crate::hub_scenarios::HubFramework for ActixWeb {
+    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(web::Data::new(hub.clone()))
+                        .route("/hub/{topic}", web::get().to(hub_topic))
+                })
+                .workers(2)
+                .disable_signals()
+                .listen_auto_h2c(listener)
+                .expect("listen")
+                .run();
+                let _ = handle_tx.send(server.handle());
+                let _ = server.await;
+            });
+        });
+        let handle = handle_rx.await.expect("actix-web server started");
+        TestServer::new(addr, move || {
+            drop(handle.stop(false));
+        })
+    }
+}

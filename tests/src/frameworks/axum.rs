@@ -64,3 +64,32 @@ impl Framework for Axum {
         TestServer::new(addr, move || task.abort())
     }
 }
+
+// --- hub routes (see `crate::hub_scenarios`) ---
+
+async fn hub_topic(
+    State(hub): State<ssekit::Hub>,
+    Path(topic): Path<String>,
+    ssekit_axum::ResumeFrom(from): ssekit_axum::ResumeFrom,
+) -> Response {
+    match hub.subscribe(&topic, from) {
+        Ok(stream) => SseResponse::from(stream).into_response(),
+        Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    }
+}
+
+impl crate::hub_scenarios::HubFramework for Axum {
+    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
+        let app = axum::Router::new()
+            .route("/hub/{topic}", get(hub_topic))
+            .with_state(hub);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestServer::new(addr, move || task.abort())
+    }
+}

@@ -63,3 +63,35 @@ impl Framework for Poem {
         TestServer::new(addr, move || task.abort())
     }
 }
+
+// --- hub routes (see `crate::hub_scenarios`) ---
+
+#[handler]
+fn hub_topic(
+    hub: Data<&ssekit::Hub>,
+    Path(topic): Path<String>,
+    ssekit_poem::ResumeFrom(from): ssekit_poem::ResumeFrom,
+) -> Response {
+    match hub.subscribe(&topic, from) {
+        Ok(stream) => SseResponse::from(stream).into_response(),
+        Err(err) => err
+            .to_string()
+            .with_status(poem::http::StatusCode::BAD_REQUEST)
+            .into_response(),
+    }
+}
+
+impl crate::hub_scenarios::HubFramework for Poem {
+    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
+        let app = Route::new().at("/hub/:topic", get(hub_topic)).data(hub);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
+        let task = tokio::spawn(async move {
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        TestServer::new(addr, move || task.abort())
+    }
+}

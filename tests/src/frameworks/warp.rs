@@ -74,3 +74,29 @@ impl Framework for Warp {
         TestServer::new(addr, move || task.abort())
     }
 }
+
+// --- hub routes (see `crate::hub_scenarios`) ---
+
+impl crate::hub_scenarios::HubFramework for Warp {
+    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
+        let routes = warp::get()
+            .and(warp::path!("hub" / String))
+            .and(ssekit_warp::resume_from())
+            .map(move |topic: String, ssekit_warp::ResumeFrom(from)| {
+                match hub.subscribe(&topic, from) {
+                    Ok(stream) => SseResponse::from(stream).into_response(),
+                    Err(err) => warp::reply::with_status(
+                        err.to_string(),
+                        warp::http::StatusCode::BAD_REQUEST,
+                    )
+                    .into_response(),
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(warp::serve(routes).incoming(listener).run());
+        TestServer::new(addr, move || task.abort())
+    }
+}

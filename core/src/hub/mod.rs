@@ -1,0 +1,837 @@
+//! [`Hub`]: topics, encode-once fan-out, and resume after reconnect with no
+//! gap and no duplicate.
+//!
+//! Publishers call [`Hub::publish`] from any task or thread; it never waits
+//! for a subscriber. Each event is encoded once, given the id
+//! `<epoch>-<offset>` and handed to every subscriber as the same shared
+//! bytes. A request handler calls [`Hub::subscribe`] with the client's
+//! `Last-Event-ID` (or `?last_event_id=`, see [`Resume`]) and returns the
+//! [`EventStream`] through its framework's adapter, unchanged.
+//!
+//! ```
+//! use futures_util::StreamExt;
+//! use ssekit::{Event, Hub, Resume};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ssekit::HubError> {
+//! let hub = Hub::new();
+//!
+//! // A browser connects for the first time: it gets its position, then live events.
+//! let mut first = hub.subscribe("room-1", Resume::Start)?;
+//! let published = hub.publish("room-1", Event::new("hello"))?;
+//! let frame = first.next().await.unwrap(); // the position marker and "hello", one frame
+//! let text = String::from_utf8(frame.to_vec()).unwrap();
+//! assert!(text.ends_with(&format!("id: {}\ndata: hello\n\n", published.id())));
+//! drop(first); // the connection is cut
+//!
+//! // Meanwhile, two more events.
+//! hub.publish("room-1", "missed 1")?;
+//! hub.publish("room-1", Event::new("missed 2"))?;
+//!
+//! // The browser reconnects with `Last-Event-ID: <id of "hello">`: it gets
+//! // exactly what it missed, then live events.
+//! let mut again = hub.subscribe("room-1", Some(published.id().clone()))?;
+//! let frame = again.next().await.unwrap();
+//! let text = String::from_utf8(frame.to_vec()).unwrap();
+//! assert!(text.contains("data: missed 1\n\n") && text.ends_with("data: missed 2\n\n"));
+//!
+//! // An id the hub cannot resume from: a visible `reset` event first.
+//! let mut lost = hub.subscribe("room-1", ssekit::event_id!("garbage"))?;
+//! let text = String::from_utf8(lost.next().await.unwrap().to_vec()).unwrap();
+//! assert!(text.contains("event: reset\ndata: malformed\n\n"));
+//!
+//! // Serving it: return the stream through an adapter, e.g. with axum
+//! // `async fn room(State(hub): State<Hub>, Path(room): Path<String>,
+//! //     ResumeFrom(from): ResumeFrom) -> Response {
+//! //     match hub.subscribe(&room, from) {
+//! //         Ok(stream) => SseResponse::from(stream).into_response(),
+//! //         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+//! //     } }`
+//! // (each adapter's `ResumeFrom` docs show the route on its framework).
+//! # Ok(()) }
+//! ```
+//!
+//! # Guarantees
+//!
+//! | what | guarantee |
+//! |------|-----------|
+//! | order | one order per topic: every subscriber sees a topic's events in the order of their offsets |
+//! | live delivery | every event published after a subscriber joined reaches it exactly once, unless its queue went over its bound (then its stream ends, see below) |
+//! | resume | with `Last-Event-ID: <epoch>-<n>` whose events after `n` are all in the history and within the replay cap, the subscriber receives exactly `n+1 ..= top` then live events, no gap and no duplicate, even while publishers race the join (join and publish take the same per-topic lock) |
+//! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
+//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap |
+//! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
+//! | after a restart | a topic's epoch is minted when its log starts (first use, or after it was released); ids of an older epoch get `reset` with `unknown_epoch` |
+//!
+//! Memory, each bound configurable on [`HubBuilder`]:
+//!
+//! | piece | bound |
+//! |-------|-------|
+//! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
+//! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (shared with the history); beyond them, `reset` |
+//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this |
+//! | an idle subscriber | under 1 KiB of ssekit's own (about 700 bytes on 64-bit: the stream, its queue, a few spare slots, the keep-alive timer) |
+//! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
+//! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
+//!
+//! # Ids
+//!
+//! The hub owns the `id` field: it is the event's position, `<epoch>-<offset>`
+//! with a 12-hex-digit epoch and a decimal offset counted from 1 per topic
+//! (`<epoch>-0` is the position before the first event). An id the caller
+//! set on the event is replaced (the caller learns the real one from
+//! [`Published::id`]), because a browser sends back whatever id it saw last and
+//! only a position can be resumed from.
+//!
+//! # Design
+//!
+//! Topics live in shards (by name hash), each a small map behind its own
+//! lock, held only to find or create a topic; each topic has its own lock for
+//! its log and its subscriber list. So publishers to different topics never
+//! share a lock, and nothing is built on `tokio::sync::broadcast`. Each
+//! subscriber has its own queue: a publisher appends the shared bytes and
+//! wakes the subscriber only if it was waiting, so a subscriber wakes once for
+//! everything queued, takes it all under one lock, and the [`EventStream`]
+//! writes it as one frame.
+//!
+//! ## Backplane seam
+//!
+//! The topic's `Log` (private, `hub/topic.rs`) is the only part that assigns
+//! positions and keeps history: `append` on publish, `lookup` on join, both
+//! under the topic lock together with the local subscriber list. A backplane
+//! (Redis, several instances) replaces the log: publishing sends the event to
+//! the backplane, which assigns `(epoch, offset)` atomically and delivers
+//! `(position, encoded bytes)` to every instance; each instance then runs the
+//! same local fan-out (offering the bytes to its subscribers, with a check that
+//! each delivery is `last + 1`) and answers joins from the backplane's history.
+//!
+//! ## Ending subscriptions
+//!
+//! A subscription ends when its stream is dropped (the client left), when it
+//! goes over its queue bound, or when [`Hub::remove_topic`] removes its topic;
+//! in the last two cases its stream yields what it already took and then
+//! ends cleanly (the adapter writes the final chunk). All three go through one
+//! internal `close` of the subscriber's queue, which is where a shutdown signal
+//! (a `tokio_util::sync::CancellationToken`) plugs in.
+//!
+//! # Observability
+//!
+//! `tracing`: subscribe (`debug`, with the outcome: replayed count or reset
+//! reason), slow-subscriber drops (`warn`, once per subscriber), topics
+//! created and released (`debug`). Counts: [`Hub::stats`] and
+//! [`Hub::topic_stats`], a snapshot of plain numbers rather than the `metrics`
+//! facade: it adds no dependency, works without a recorder installed, is
+//! exact (tests assert on it), and exports to any system (a `/metrics`
+//! handler copies it out).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::BuildHasher as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::BytesMut;
+
+use crate::event::{EncodedEvent, Event, EventId, EventType};
+use crate::last_event_id::Resume;
+use crate::stream::EventStream;
+
+mod subscription;
+mod topic;
+
+#[cfg(test)]
+mod tests;
+
+pub use subscription::Subscription;
+pub use topic::MAX_TOPIC_LEN;
+
+use subscription::{Offer, SubShared};
+use topic::{Limits, Log, Lookup, Position, Topic, TopicProblem, TopicState};
+
+/// The `event` type of the reset signal: `event: reset`.
+pub const RESET_EVENT_TYPE: EventType = EventType::from_static("reset");
+
+/// Why a subscriber could not resume and got a `reset` event instead. The
+/// event's data is [`ResetReason::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResetReason {
+    /// Not an id of this hub's form (`<12 hex digits>-<offset>`), or not a
+    /// valid header value at all (too long, not UTF-8, repeated): `malformed`.
+    Malformed,
+    /// Another epoch: the topic's history was lost (restart, topic released)
+    /// since, or the id is from elsewhere: `unknown_epoch`.
+    UnknownEpoch,
+    /// Older than the history: `too_old`.
+    TooOld,
+    /// Beyond the last event published: `future`.
+    Future,
+    /// More to replay than the replay cap allows: `replay_limit`.
+    ReplayLimit,
+}
+
+impl ResetReason {
+    /// The reset event's data.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownEpoch => "unknown_epoch",
+            Self::TooOld => "too_old",
+            Self::Future => "future",
+            Self::ReplayLimit => "replay_limit",
+        }
+    }
+}
+
+impl fmt::Display for ResetReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from the hub: an invalid topic name, or a new topic over
+/// [`HubBuilder::max_topics`].
+///
+/// ```
+/// let hub = ssekit::Hub::new();
+/// let err = hub.publish("", "x").unwrap_err();
+/// assert!(err.is_invalid_topic());
+/// assert_eq!(err.to_string(), "invalid topic: empty");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HubError(Kind);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    InvalidTopic(TopicProblem),
+    TooManyTopics(usize),
+}
+
+impl HubError {
+    /// The topic name was empty, longer than [`MAX_TOPIC_LEN`] bytes, or held
+    /// a control character.
+    #[must_use]
+    pub fn is_invalid_topic(&self) -> bool {
+        matches!(self.0, Kind::InvalidTopic(_))
+    }
+
+    /// The topic did not exist and the hub already holds
+    /// [`HubBuilder::max_topics`] topics.
+    #[must_use]
+    pub fn is_too_many_topics(&self) -> bool {
+        matches!(self.0, Kind::TooManyTopics(_))
+    }
+}
+
+impl fmt::Display for HubError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::InvalidTopic(problem) => fmt::Display::fmt(problem, f),
+            Kind::TooManyTopics(max) => write!(f, "too many topics: the hub holds {max} already"),
+        }
+    }
+}
+
+impl std::error::Error for HubError {}
+
+/// What [`Hub::publish`] tells the publisher: the event's position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    id: EventId,
+    offset: u64,
+    subscribers: usize,
+}
+
+impl Published {
+    /// The id the event was sent with, `<epoch>-<offset>`.
+    #[must_use]
+    pub fn id(&self) -> &EventId {
+        &self.id
+    }
+
+    /// The offset: 1 for a topic's first event, then one more each time.
+    #[must_use]
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// How many subscribers it was queued to.
+    #[must_use]
+    pub fn subscribers(&self) -> usize {
+        self.subscribers
+    }
+}
+
+/// Counts since the hub was made (and two gauges), from [`Hub::stats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Topics in memory now.
+    pub topics: u64,
+    /// Open subscriptions now.
+    pub subscribers: u64,
+    /// Events published.
+    pub published: u64,
+    /// Live events yielded to subscribers (counted as they are taken).
+    pub delivered: u64,
+    /// Events replayed to resuming subscribers.
+    pub replayed: u64,
+    /// Subscriptions that resumed from an id (possibly with nothing to replay).
+    pub resumed: u64,
+    /// Reset signals sent, by reason.
+    pub resets: ResetCounts,
+    /// Subscribers ended for going over their queue's byte bound.
+    pub slow_drops: u64,
+}
+
+/// Reset signals sent, by [`ResetReason`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResetCounts {
+    /// [`ResetReason::Malformed`].
+    pub malformed: u64,
+    /// [`ResetReason::UnknownEpoch`].
+    pub unknown_epoch: u64,
+    /// [`ResetReason::TooOld`].
+    pub too_old: u64,
+    /// [`ResetReason::Future`].
+    pub future: u64,
+    /// [`ResetReason::ReplayLimit`].
+    pub replay_limit: u64,
+}
+
+impl ResetCounts {
+    /// The count for `reason`.
+    #[must_use]
+    pub fn get(&self, reason: ResetReason) -> u64 {
+        match reason {
+            ResetReason::Malformed => self.malformed,
+            ResetReason::UnknownEpoch => self.unknown_epoch,
+            ResetReason::TooOld => self.too_old,
+            ResetReason::Future => self.future,
+            ResetReason::ReplayLimit => self.replay_limit,
+        }
+    }
+}
+
+/// One topic's numbers, from [`Hub::topic_stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TopicStats {
+    /// Open subscriptions to it.
+    pub subscribers: usize,
+    /// Events in its history.
+    pub history_events: usize,
+    /// Bytes in its history.
+    pub history_bytes: usize,
+    /// The position of its last event, `<epoch>-<offset>` (`<epoch>-0`
+    /// before the first).
+    pub last_id: EventId,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    topics: AtomicU64,
+    subscribers: AtomicU64,
+    published: AtomicU64,
+    pub(crate) delivered: AtomicU64,
+    replayed: AtomicU64,
+    resumed: AtomicU64,
+    resets: [AtomicU64; 5],
+    slow_drops: AtomicU64,
+}
+
+const fn reset_index(reason: ResetReason) -> usize {
+    match reason {
+        ResetReason::Malformed => 0,
+        ResetReason::UnknownEpoch => 1,
+        ResetReason::TooOld => 2,
+        ResetReason::Future => 3,
+        ResetReason::ReplayLimit => 4,
+    }
+}
+
+/// Builds a [`Hub`] with chosen bounds.
+///
+/// ```
+/// let hub = ssekit::Hub::builder()
+///     .history_events(1_000)
+///     .history_bytes(4 << 20)
+///     .replay_events(1_000)
+///     .replay_bytes(1 << 20)
+///     .subscriber_queue_bytes(1 << 20)
+///     .build();
+/// # drop(hub);
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct HubBuilder {
+    limits: Limits,
+    queue_bytes: usize,
+    shards: usize,
+    max_topics: usize,
+}
+
+impl Default for HubBuilder {
+    fn default() -> Self {
+        Self {
+            limits: Limits {
+                history_events: 1_000,
+                history_bytes: 4 << 20,
+                replay_events: 1_000,
+                replay_bytes: 1 << 20,
+            },
+            queue_bytes: 1 << 20,
+            shards: 64,
+            max_topics: 65_536,
+        }
+    }
+}
+
+impl HubBuilder {
+    /// Most events kept per topic for resume (default 1 000); 0 keeps none.
+    pub fn history_events(mut self, n: usize) -> Self {
+        self.limits.history_events = n;
+        self
+    }
+
+    /// Most bytes kept per topic for resume (default 4 MiB).
+    pub fn history_bytes(mut self, n: usize) -> Self {
+        self.limits.history_bytes = n;
+        self
+    }
+
+    /// Most events one resume replays (default 1 000); beyond, `reset`.
+    pub fn replay_events(mut self, n: usize) -> Self {
+        self.limits.replay_events = n;
+        self
+    }
+
+    /// Most bytes one resume replays (default 1 MiB); beyond, `reset`.
+    pub fn replay_bytes(mut self, n: usize) -> Self {
+        self.limits.replay_bytes = n;
+        self
+    }
+
+    /// Most bytes waiting for one subscriber (default 1 MiB): over it, the
+    /// subscriber's stream ends so that it reconnects and resumes.
+    pub fn subscriber_queue_bytes(mut self, n: usize) -> Self {
+        self.queue_bytes = n;
+        self
+    }
+
+    /// Most topics in memory at once (default 65 536): a publish or subscribe
+    /// that would create one more fails with
+    /// [`HubError::is_too_many_topics`]. With the history bounds, this bounds
+    /// the hub's memory when clients choose topic names.
+    pub fn max_topics(mut self, n: usize) -> Self {
+        self.max_topics = n;
+        self
+    }
+
+    /// Number of topic shards (default 64, at least 1).
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n.max(1);
+        self
+    }
+
+    /// Makes the hub.
+    pub fn build(self) -> Hub {
+        Hub {
+            inner: Arc::new(Inner {
+                shards: (0..self.shards).map(|_| Mutex::default()).collect(),
+                hasher: std::hash::RandomState::new(),
+                limits: self.limits,
+                queue_bytes: self.queue_bytes,
+                max_topics: self.max_topics,
+                stats: Counters::default(),
+            }),
+        }
+    }
+}
+
+type Shard = Mutex<HashMap<Arc<str>, Arc<Topic>>>;
+
+pub(crate) struct Inner {
+    shards: Box<[Shard]>,
+    hasher: std::hash::RandomState,
+    limits: Limits,
+    queue_bytes: usize,
+    max_topics: usize,
+    pub(crate) stats: Counters,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A publish/subscribe hub of SSE topics; see [the module docs](self) for the
+/// guarantees. Cloning is cheap and gives another handle to the same hub.
+///
+/// ```
+/// let hub = ssekit::Hub::new();
+/// let published = hub.publish("news", "first")?;
+/// assert_eq!(published.offset(), 1);
+/// assert!(published.id().as_str().ends_with("-1"));
+/// # Ok::<(), ssekit::HubError>(())
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Hub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hub")
+            .field("limits", &self.inner.limits)
+            .field("subscriber_queue_bytes", &self.inner.queue_bytes)
+            .field("shards", &self.inner.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub with the default bounds (see [`HubBuilder`]).
+    #[must_use]
+    pub fn new() -> Self {
+        HubBuilder::default().build()
+    }
+
+    /// A builder to choose the bounds.
+    pub fn builder() -> HubBuilder {
+        HubBuilder::default()
+    }
+
+    /// Publishes `event` to `topic`: gives it the id `<epoch>-<offset>`
+    /// (replacing any id it had), encodes it once, keeps it in the history
+    /// and queues the same bytes to every subscriber. Never waits for a
+    /// subscriber; callable from any task or thread.
+    ///
+    /// # Errors
+    ///
+    /// [`HubError::is_invalid_topic`] for an invalid topic name;
+    /// [`HubError::is_too_many_topics`] for a new topic over
+    /// [`HubBuilder::max_topics`].
+    pub fn publish(&self, topic: &str, event: impl Into<Event>) -> Result<Published, HubError> {
+        check(topic)?;
+        let mut event = event.into();
+        event.id = None;
+        let body = event.encode();
+        self.inner.publish(topic, &body)
+    }
+
+    /// Subscribes to `topic`, resuming after `from` (the client's
+    /// `Last-Event-ID`, or `?last_event_id=`; see [`Resume`]): replays
+    /// exactly the events after it, or sends a `reset` event when that is not
+    /// possible, then every live event. Returns the [`EventStream`] to give
+    /// to the adapter (default keep-alive; set [`EventStream::retry`] as you
+    /// like). The topic is created if needed.
+    ///
+    /// # Errors
+    ///
+    /// [`HubError::is_invalid_topic`] for an invalid topic name;
+    /// [`HubError::is_too_many_topics`] for a new topic over
+    /// [`HubBuilder::max_topics`].
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        from: impl Into<Resume>,
+    ) -> Result<EventStream<Subscription>, HubError> {
+        check(topic)?;
+        Ok(EventStream::new(
+            Arc::clone(&self.inner).subscribe(topic, from.into())?,
+        ))
+    }
+
+    /// Removes a topic: drops its history (its next use starts a new epoch)
+    /// and ends each of its subscriptions cleanly after the events it has
+    /// already taken. Returns whether the topic existed.
+    ///
+    /// ```
+    /// let hub = ssekit::Hub::new();
+    /// hub.publish("room", "hi")?;
+    /// assert!(hub.remove_topic("room"));
+    /// assert!(hub.topic_stats("room").is_none());
+    /// # Ok::<(), ssekit::HubError>(())
+    /// ```
+    pub fn remove_topic(&self, topic: &str) -> bool {
+        let removed = lock(self.inner.shard(topic)).remove(topic);
+        let Some(removed) = removed else {
+            return false;
+        };
+        self.inner.stats.topics.fetch_sub(1, Ordering::Relaxed);
+        let subscribers = {
+            let mut state = lock(&removed.state);
+            state.removed = true;
+            std::mem::take(&mut state.subscribers)
+        };
+        self.inner
+            .stats
+            .subscribers
+            .fetch_sub(subscribers.len() as u64, Ordering::Relaxed);
+        for sub in &subscribers {
+            sub.slot.store(usize::MAX, Ordering::Relaxed);
+            sub.close();
+        }
+        tracing::debug!(
+            topic,
+            ended = subscribers.len(),
+            "ssekit hub: topic removed"
+        );
+        true
+    }
+
+    /// The hub's counts now.
+    #[must_use]
+    pub fn stats(&self) -> HubStats {
+        let s = &self.inner.stats;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let reset = |r: ResetReason| get(&s.resets[reset_index(r)]);
+        HubStats {
+            topics: get(&s.topics),
+            subscribers: get(&s.subscribers),
+            published: get(&s.published),
+            delivered: get(&s.delivered),
+            replayed: get(&s.replayed),
+            resumed: get(&s.resumed),
+            resets: ResetCounts {
+                malformed: reset(ResetReason::Malformed),
+                unknown_epoch: reset(ResetReason::UnknownEpoch),
+                too_old: reset(ResetReason::TooOld),
+                future: reset(ResetReason::Future),
+                replay_limit: reset(ResetReason::ReplayLimit),
+            },
+            slow_drops: get(&s.slow_drops),
+        }
+    }
+
+    /// One topic's numbers, if it is in memory (an invalid name is simply
+    /// not there).
+    #[must_use]
+    pub fn topic_stats(&self, topic: &str) -> Option<TopicStats> {
+        let found = lock(self.inner.shard(topic)).get(topic).cloned()?;
+        let state = lock(&found.state);
+        let (history_events, history_bytes) = state.log.history_size();
+        Some(TopicStats {
+            subscribers: state.subscribers.len(),
+            history_events,
+            history_bytes,
+            last_id: position_id(state.log.top_position()),
+        })
+    }
+}
+
+fn check(topic: &str) -> Result<(), HubError> {
+    topic::check_topic(topic).map_err(|p| HubError(Kind::InvalidTopic(p)))
+}
+
+/// The [`EventId`] of a position (always valid: hex digits, `-`, digits).
+fn position_id(position: Position) -> EventId {
+    EventId::new(position.to_string()).unwrap_or_else(|_| EventId::from_static(""))
+}
+
+/// `id: <position>\n` followed by the encoded event without id.
+fn with_id(position: Position, body: &EncodedEvent) -> EncodedEvent {
+    let id = position.to_string();
+    let mut bytes = BytesMut::with_capacity(5 + id.len() + body.len());
+    bytes.extend_from_slice(b"id: ");
+    bytes.extend_from_slice(id.as_bytes());
+    bytes.extend_from_slice(b"\n");
+    bytes.extend_from_slice(body.as_bytes());
+    EncodedEvent(bytes.freeze())
+}
+
+impl Inner {
+    fn shard(&self, topic: &str) -> &Shard {
+        let hash = self.hasher.hash_one(topic);
+        let len = self.shards.len() as u64;
+        // `hash % len < len <= usize::MAX`.
+        let index = usize::try_from(hash % len).unwrap_or(0);
+        &self.shards[index]
+    }
+
+    /// The topic, created if missing (and allowed).
+    fn topic(&self, name: &str) -> Result<Arc<Topic>, HubError> {
+        let mut shard = lock(self.shard(name));
+        if let Some(topic) = shard.get(name) {
+            return Ok(Arc::clone(topic));
+        }
+        let topics = self.stats.topics.load(Ordering::Relaxed);
+        if topics >= self.max_topics as u64 {
+            tracing::warn!(
+                max = self.max_topics,
+                "ssekit hub: topic refused, too many topics"
+            );
+            return Err(HubError(Kind::TooManyTopics(self.max_topics)));
+        }
+        let name: Arc<str> = Arc::from(name);
+        let log = Log::new();
+        tracing::debug!(topic = %name, epoch = %log.epoch, "ssekit hub: topic created");
+        let topic = Arc::new(Topic {
+            name: Arc::clone(&name),
+            state: Mutex::new(TopicState {
+                log,
+                subscribers: Vec::new(),
+                removed: false,
+            }),
+        });
+        shard.insert(name, Arc::clone(&topic));
+        self.stats.topics.fetch_add(1, Ordering::Relaxed);
+        Ok(topic)
+    }
+
+    fn publish(&self, name: &str, body: &EncodedEvent) -> Result<Published, HubError> {
+        loop {
+            let topic = self.topic(name)?;
+            let mut state = lock(&topic.state);
+            if state.removed {
+                continue;
+            }
+            let Some(position) = state.log.next_position() else {
+                // 2^64 - 1 events in one epoch: start a new one.
+                state.log = Log::new();
+                continue;
+            };
+            let event = with_id(position, body);
+            state.log.append(event.clone(), &self.limits);
+            let (mut slow, mut gone) = (0u64, 0u64);
+            let queue_bytes = self.queue_bytes;
+            let mut i = 0;
+            while let Some(sub) = state.subscribers.get(i) {
+                match sub.offer(&event, queue_bytes) {
+                    Offer::Queued => i += 1,
+                    Offer::Gone => {
+                        // Dropped, and about to unsubscribe: not slow.
+                        let sub = Arc::clone(sub);
+                        state.remove(&sub);
+                        gone += 1;
+                    }
+                    Offer::Overflowed => {
+                        let sub = Arc::clone(sub);
+                        state.remove(&sub);
+                        slow += 1;
+                        tracing::warn!(
+                            topic = %topic.name,
+                            bound = queue_bytes,
+                            "ssekit hub: slow subscriber dropped (queue over its byte bound); \
+                             its stream ends and the client resumes from the history"
+                        );
+                    }
+                }
+            }
+            let subscribers = state.subscribers.len();
+            drop(state);
+            self.stats.published.fetch_add(1, Ordering::Relaxed);
+            if slow > 0 {
+                self.stats.slow_drops.fetch_add(slow, Ordering::Relaxed);
+            }
+            if slow + gone > 0 {
+                self.stats
+                    .subscribers
+                    .fetch_sub(slow + gone, Ordering::Relaxed);
+            }
+            return Ok(Published {
+                id: position_id(position),
+                offset: position.offset,
+                subscribers,
+            });
+        }
+    }
+
+    fn subscribe(self: Arc<Self>, name: &str, from: Resume) -> Result<Subscription, HubError> {
+        loop {
+            let topic = self.topic(name)?;
+            let mut state = lock(&topic.state);
+            if state.removed {
+                continue;
+            }
+            let lookup = match &from {
+                Resume::Start => None,
+                Resume::After(id) => Some(state.log.lookup(id.as_str(), &self.limits)),
+                Resume::Invalid(_) => Some(Lookup::Reset(ResetReason::Malformed)),
+            };
+            let top = state.log.top_position();
+            let mut preface = std::collections::VecDeque::new();
+            match lookup {
+                None => {
+                    // The position alone: the browser stores it as its last
+                    // event id, so even a reconnect before the first event
+                    // resumes without a gap. Not dispatched (no data).
+                    preface.push_back(Event::default().id(position_id(top)).encode());
+                    tracing::debug!(topic = %topic.name, position = %top, "ssekit hub: subscribed live");
+                }
+                Some(Lookup::Resume(replay)) => {
+                    let n = replay.len() as u64;
+                    self.stats.resumed.fetch_add(1, Ordering::Relaxed);
+                    self.stats.replayed.fetch_add(n, Ordering::Relaxed);
+                    tracing::debug!(topic = %topic.name, replayed = n, "ssekit hub: subscribed, resumed");
+                    preface.extend(replay);
+                }
+                Some(Lookup::Reset(reason)) => {
+                    self.stats.resets[reset_index(reason)].fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        topic = %topic.name,
+                        reason = reason.as_str(),
+                        position = %top,
+                        "ssekit hub: subscribed after a reset"
+                    );
+                    preface.push_back(
+                        Event::new(reason.as_str())
+                            .event(RESET_EVENT_TYPE)
+                            .id(position_id(top))
+                            .encode(),
+                    );
+                }
+            }
+            let shared = SubShared::new();
+            state.add(Arc::clone(&shared));
+            drop(state);
+            self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
+            return Ok(Subscription {
+                hub: Arc::clone(&self),
+                topic,
+                shared,
+                preface,
+                taken: std::collections::VecDeque::new(),
+                owed: 0,
+                delivered: 0,
+                ended: false,
+            });
+        }
+    }
+
+    /// Removes a subscriber (if a publisher has not already) and releases
+    /// the topic when it is idle.
+    pub(crate) fn unsubscribe(&self, topic: &Arc<Topic>, sub: &Arc<SubShared>) {
+        let idle = {
+            let mut state = lock(&topic.state);
+            if state.remove(sub) {
+                self.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
+            }
+            state.is_idle() && !state.removed
+        };
+        if idle {
+            // Lock order: shard, then topic.
+            let mut shard = lock(self.shard(&topic.name));
+            let mut state = lock(&topic.state);
+            if state.is_idle() && !state.removed {
+                state.removed = true;
+                if shard
+                    .get(&topic.name)
+                    .is_some_and(|t| Arc::ptr_eq(t, topic))
+                {
+                    shard.remove(&topic.name);
+                    self.stats.topics.fetch_sub(1, Ordering::Relaxed);
+                    tracing::debug!(topic = %topic.name, "ssekit hub: topic released");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! One subscriber: a queue bounded in bytes that publishers fill without
+//! waiting, and the [`Subscription`] stream that drains it.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
+
+use crate::event::EncodedEvent;
+
+use super::Inner;
+use super::topic::Topic;
+
+/// The most queue slots an idle subscriber keeps allocated.
+const IDLE_CAPACITY: usize = 4;
+
+/// What a publisher and the subscriber share.
+pub(crate) struct SubShared {
+    /// Index in the topic's subscriber list; `usize::MAX` once removed.
+    /// Written only under the topic's lock.
+    pub(crate) slot: AtomicUsize,
+    queue: Mutex<Queue>,
+}
+
+struct Queue {
+    events: VecDeque<EncodedEvent>,
+    /// Bytes queued plus bytes taken by the subscriber and not yet written
+    /// off (see `Subscription::owed`): never less than what is held.
+    bytes: usize,
+    waker: Option<Waker>,
+    state: End,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Open,
+    /// Over its byte bound: ends after what it already took.
+    Overflowed,
+    /// Ended by the hub (room for shutdown): ends after what it took.
+    Closed,
+}
+
+/// What happened when a publisher offered an event to a subscriber.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offer {
+    Queued,
+    /// Over the bound: the queue was emptied and the subscriber will end.
+    Overflowed,
+    /// Already ended.
+    Gone,
+}
+
+impl SubShared {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            slot: AtomicUsize::new(usize::MAX),
+            queue: Mutex::new(Queue {
+                events: VecDeque::new(),
+                bytes: 0,
+                waker: None,
+                state: End::Open,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `event` unless that would take the subscriber over
+    /// `max_bytes`; never waits for the subscriber. Wakes it only if it was
+    /// waiting, so a subscriber wakes once for everything queued meanwhile.
+    pub(crate) fn offer(&self, event: &EncodedEvent, max_bytes: usize) -> Offer {
+        let waker = {
+            let mut queue = self.lock();
+            if queue.state != End::Open {
+                return Offer::Gone;
+            }
+            match queue.bytes.checked_add(event.len()) {
+                Some(bytes) if bytes <= max_bytes => {
+                    queue.bytes = bytes;
+                    queue.events.push_back(event.clone());
+                }
+                _ => {
+                    queue.state = End::Overflowed;
+                    queue.events = VecDeque::new();
+                    queue.bytes = 0;
+                    if let Some(waker) = queue.waker.take() {
+                        drop(queue);
+                        waker.wake();
+                    }
+                    return Offer::Overflowed;
+                }
+            }
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Offer::Queued
+    }
+
+    /// Ends the subscription after what it already took (for shutdown).
+    pub(crate) fn close(&self) {
+        let waker = {
+            let mut queue = self.lock();
+            if queue.state == End::Open {
+                queue.state = End::Closed;
+            }
+            queue.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A hub subscription: the stream of encoded events of one topic for one
+/// subscriber, as given by [`Hub::subscribe`](super::Hub::subscribe) wrapped
+/// in an [`EventStream`](crate::EventStream).
+///
+/// It yields, in order: the preface (the replayed events, or the `reset`
+/// event, or the position marker; see [the hub docs](super)), then every
+/// event published to the topic after the join, each exactly once. It ends
+/// (returns `None`) when it fell more than its byte bound behind, so that
+/// the client reconnects and resumes from the history. Dropping it
+/// unsubscribes.
+pub struct Subscription {
+    pub(crate) hub: Arc<Inner>,
+    pub(crate) topic: Arc<Topic>,
+    pub(crate) shared: Arc<SubShared>,
+    /// Replayed events, or the reset / position event: shared with the
+    /// history, bounded by the replay cap, not counted in the queue's bound.
+    pub(crate) preface: VecDeque<EncodedEvent>,
+    /// Live events taken from the queue, not yet yielded.
+    pub(crate) taken: VecDeque<EncodedEvent>,
+    /// Bytes yielded from `taken` since the queue's count was last lowered.
+    pub(crate) owed: usize,
+    /// Yielded events not yet added to the hub's `delivered` count.
+    pub(crate) delivered: u64,
+    pub(crate) ended: bool,
+}
+
+impl Subscription {
+    /// The topic's name.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.topic.name
+    }
+
+    fn flush_delivered(&mut self) {
+        if self.delivered > 0 {
+            self.hub
+                .stats
+                .delivered
+                .fetch_add(self.delivered, Ordering::Relaxed);
+            self.delivered = 0;
+        }
+    }
+}
+
+impl Stream for Subscription {
+    type Item = EncodedEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EncodedEvent>> {
+        let this = &mut *self;
+        if let Some(event) = this.preface.pop_front() {
+            if this.preface.is_empty() {
+                // Replays are one-off: free their buffer.
+                this.preface = VecDeque::new();
+            }
+            return Poll::Ready(Some(event));
+        }
+        if let Some(event) = this.taken.pop_front() {
+            this.owed = this.owed.saturating_add(event.len());
+            this.delivered = this.delivered.saturating_add(1);
+            return Poll::Ready(Some(event));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        this.flush_delivered();
+        let mut queue = this.shared.lock();
+        queue.bytes = queue.bytes.saturating_sub(std::mem::take(&mut this.owed));
+        if !queue.events.is_empty() {
+            // Take everything queued in one go: one lock per wake-up.
+            std::mem::swap(&mut queue.events, &mut this.taken);
+            drop(queue);
+            if let Some(event) = this.taken.pop_front() {
+                this.owed = this.owed.saturating_add(event.len());
+                this.delivered = this.delivered.saturating_add(1);
+                return Poll::Ready(Some(event));
+            }
+            // Not reached: the queue was not empty.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if queue.state != End::Open {
+            drop(queue);
+            this.ended = true;
+            return Poll::Ready(None);
+        }
+        match &mut queue.waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        // Going idle: give back what a burst grew, so that an idle
+        // subscriber stays small.
+        if queue.events.capacity() > IDLE_CAPACITY {
+            queue.events = VecDeque::new();
+        }
+        drop(queue);
+        if this.taken.capacity() > IDLE_CAPACITY {
+            this.taken = VecDeque::new();
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.flush_delivered();
+        self.shared.close();
+        self.hub.unsubscribe(&self.topic, &self.shared);
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topic", &self.topic.name)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,627 @@
+use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use futures_core::Stream as _;
+use futures_util::StreamExt;
+
+use super::*;
+
+fn text(event: &EncodedEvent) -> String {
+    String::from_utf8_lossy(event.as_bytes()).into_owned()
+}
+
+/// The offset in an encoded event's `id: <epoch>-<offset>` line.
+fn offset_of(event: &EncodedEvent) -> Option<u64> {
+    let t = text(event);
+    let id = t.lines().find_map(|l| l.strip_prefix("id: "))?;
+    id.rsplit_once('-')?.1.parse().ok()
+}
+
+fn data_of(event: &EncodedEvent) -> Option<String> {
+    text(event)
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .map(str::to_owned)
+}
+
+/// The events ready now, without waiting.
+fn ready(sub: &mut Subscription) -> Vec<EncodedEvent> {
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut out = Vec::new();
+    while let Poll::Ready(Some(event)) = Pin::new(&mut *sub).poll_next(&mut cx) {
+        out.push(event);
+    }
+    out
+}
+
+fn sub(hub: &Hub, topic: &str, from: impl Into<Resume>) -> Subscription {
+    hub.subscribe(topic, from).unwrap().into_inner()
+}
+
+#[test]
+fn publish_gives_contiguous_positions_and_replaces_the_callers_id() {
+    let hub = Hub::new();
+    let a = hub
+        .publish("t", Event::new("a").id(EventId::from_static("mine")))
+        .unwrap();
+    let b = hub.publish("t", "b").unwrap();
+    let other = hub.publish("u", "c").unwrap();
+    assert_eq!((a.offset(), b.offset(), other.offset()), (1, 2, 1));
+    let (epoch, one) = a.id().as_str().split_once('-').unwrap();
+    assert_eq!(one, "1");
+    assert_eq!(epoch.len(), 12);
+    assert_eq!(b.id().as_str(), format!("{epoch}-2"));
+    assert_eq!(a.subscribers(), 0);
+    let stats = hub.topic_stats("t").unwrap();
+    assert_eq!(stats.history_events, 2);
+    assert_eq!(stats.last_id, *b.id());
+    // The history holds the hub's id, not the caller's.
+    let mut s = sub(&hub, "t", EventId::new(format!("{epoch}-0")).unwrap());
+    let replay = ready(&mut s);
+    assert_eq!(text(&replay[0]), format!("id: {epoch}-1\ndata: a\n\n"));
+}
+
+#[test]
+fn a_live_subscriber_gets_its_position_then_every_event() {
+    let hub = Hub::new();
+    let first = hub.publish("t", "before").unwrap();
+    let mut s = sub(&hub, "t", Resume::Start);
+    let p = hub.publish("t", "after").unwrap();
+    let got = ready(&mut s);
+    assert_eq!(got.len(), 2);
+    assert_eq!(text(&got[0]), format!("id: {}\n\n", first.id()));
+    assert_eq!(text(&got[1]), format!("id: {}\ndata: after\n\n", p.id()));
+    assert_eq!(p.subscribers(), 1);
+    assert!(ready(&mut s).is_empty());
+}
+
+#[test]
+fn a_position_before_any_event_is_epoch_dash_zero() {
+    let hub = Hub::new();
+    let mut s = sub(&hub, "t", Resume::Start);
+    let marker = text(&ready(&mut s)[0]);
+    assert!(
+        marker.starts_with("id: ") && marker.ends_with("-0\n\n"),
+        "{marker}"
+    );
+    let zero = EventId::new(marker.trim_start_matches("id: ").trim_end()).unwrap();
+    hub.publish("t", "1").unwrap();
+    let mut again = sub(&hub, "t", zero);
+    assert_eq!(data_of(&ready(&mut again)[0]).as_deref(), Some("1"));
+}
+
+#[test]
+fn resume_replays_exactly_the_missed_events_then_live() {
+    let hub = Hub::new();
+    let ids: Vec<EventId> = (1..=5)
+        .map(|i| hub.publish("t", i.to_string()).unwrap().id().clone())
+        .collect();
+    let mut s = sub(&hub, "t", ids[1].clone());
+    hub.publish("t", "6").unwrap();
+    let got = ready(&mut s);
+    let offsets: Vec<_> = got.iter().map(|e| offset_of(e).unwrap()).collect();
+    assert_eq!(offsets, [3, 4, 5, 6]);
+    // At the top: nothing to replay, no reset.
+    let mut top = sub(&hub, "t", ids[4].clone());
+    assert_eq!(ready(&mut top).len(), 1, "only event 6");
+    let stats = hub.stats();
+    assert_eq!(stats.resumed, 2);
+    assert_eq!(stats.replayed, 3 + 1);
+    assert_eq!(stats.resets, ResetCounts::default());
+}
+
+fn reset_of(sub: &mut Subscription) -> (String, String) {
+    let first = ready(sub).remove(0);
+    let t = text(&first);
+    assert!(t.contains("event: reset\n"), "{t}");
+    let id = t
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_owned();
+    (data_of(&first).unwrap(), id)
+}
+
+#[test]
+fn unrecoverable_ids_get_a_reset_then_live() {
+    // History 3 (offsets 4..=6 of 6), replay cap 2.
+    type Case = (&'static str, fn(&str) -> Resume);
+    let cases: [Case; 6] = [
+        ("malformed", |_| EventId::from_static("hello").into()),
+        ("unknown_epoch", |_| {
+            EventId::from_static("000000000000-3").into()
+        }),
+        ("too_old", |e| {
+            EventId::new(format!("{e}-2")).unwrap().into()
+        }),
+        ("future", |e| EventId::new(format!("{e}-7")).unwrap().into()),
+        ("replay_limit", |e| {
+            EventId::new(format!("{e}-3")).unwrap().into()
+        }),
+        ("malformed", |_| {
+            crate::last_event_id::parse_one(b"\xff").into()
+        }),
+    ];
+    let mut resets = ResetCounts::default();
+    for (reason, from) in cases {
+        let hub = Hub::builder().history_events(3).replay_events(2).build();
+        for i in 1..=6 {
+            hub.publish("t", i.to_string()).unwrap();
+        }
+        let top = hub.topic_stats("t").unwrap().last_id;
+        let epoch = top.as_str().split_once('-').unwrap().0.to_owned();
+        let from = from(&epoch);
+        let mut s = sub(&hub, "t", from.clone());
+        assert_eq!(
+            reset_of(&mut s),
+            (reason.to_owned(), top.as_str().to_owned()),
+            "{from:?}"
+        );
+        let live = hub.publish("t", "live").unwrap();
+        let next = ready(&mut s);
+        assert_eq!(next.len(), 1);
+        assert_eq!(offset_of(&next[0]), Some(live.offset()));
+        let counts = hub.stats().resets;
+        resets.malformed += counts.malformed;
+        resets.unknown_epoch += counts.unknown_epoch;
+        resets.too_old += counts.too_old;
+        resets.future += counts.future;
+        resets.replay_limit += counts.replay_limit;
+    }
+    assert_eq!(resets.get(ResetReason::Malformed), 2);
+    assert_eq!(resets.unknown_epoch, 1);
+    assert_eq!(resets.too_old, 1);
+    assert_eq!(resets.future, 1);
+    assert_eq!(resets.replay_limit, 1);
+}
+
+#[test]
+fn the_reset_id_resumes_with_no_gap() {
+    let hub = Hub::new();
+    hub.publish("t", "old").unwrap();
+    let mut s = sub(&hub, "t", EventId::from_static("junk"));
+    let (_, id) = reset_of(&mut s);
+    drop(s);
+    hub.publish("t", "while away").unwrap();
+    let mut again = sub(&hub, "t", EventId::new(id).unwrap());
+    let got = ready(&mut again);
+    assert_eq!(got.len(), 1);
+    assert_eq!(data_of(&got[0]).as_deref(), Some("while away"));
+}
+
+#[test]
+fn hostile_last_event_ids_never_panic_and_reset() {
+    let hub = Hub::new();
+    let p = hub.publish("t", "x").unwrap();
+    let epoch = p.id().as_str().split_once('-').unwrap().0.to_owned();
+    let big = vec![b'7'; 4096];
+    let headers: Vec<Vec<u8>> = vec![
+        big,
+        b"\xff\xfe\xfd".to_vec(),
+        format!("{epoch}-{}", "9".repeat(40)).into_bytes(),
+        format!("{epoch}-18446744073709551616").into_bytes(),
+        format!("{epoch}-18446744073709551615").into_bytes(),
+        format!("{epoch}--1").into_bytes(),
+        b"-1".to_vec(),
+        b"ffffffffffff-1".to_vec(),
+        b"a\0b".to_vec(),
+        "é-1".as_bytes().to_vec(),
+    ];
+    for header in &headers {
+        let from = Resume::from_request([header.as_slice()], None);
+        let mut s = sub(&hub, "t", from);
+        let (reason, _) = reset_of(&mut s);
+        assert!(
+            ["malformed", "future", "unknown_epoch"].contains(&reason.as_str()),
+            "{reason}"
+        );
+    }
+    let from = Resume::from_request(
+        std::iter::empty(),
+        Some(&format!("last_event_id={}", "%FF".repeat(2000))),
+    );
+    assert_eq!(reset_of(&mut sub(&hub, "t", from)).0, "malformed");
+}
+
+#[test]
+fn replay_is_capped_in_bytes() {
+    let hub = Hub::builder().replay_bytes(20).build();
+    let first = hub.publish("t", "1").unwrap(); // each event is ~25 bytes with its id
+    hub.publish("t", "2").unwrap();
+    let mut s = sub(&hub, "t", first.id().clone());
+    assert_eq!(reset_of(&mut s).0, "replay_limit");
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_dropped_at_its_bound_others_keep_everything() {
+    let hub = Hub::builder().subscriber_queue_bytes(1_000).build();
+    let mut slow = sub(&hub, "t", Resume::Start);
+    let mut fast = sub(&hub, "t", Resume::Start);
+    ready(&mut slow); // the marker
+    ready(&mut fast);
+    let payload = "x".repeat(80); // ~100 bytes with the id line
+    let mut fast_got = Vec::new();
+    let mut last_slow = None;
+    for i in 0..50 {
+        let p = hub.publish("t", format!("{i}{payload}")).unwrap();
+        if i == 3 {
+            // The slow one reads a little, then never again.
+            last_slow = ready(&mut slow).last().and_then(offset_of);
+        }
+        fast_got.extend(ready(&mut fast));
+        assert!(p.subscribers() >= 1, "the fast one stays");
+    }
+    let offsets: Vec<u64> = fast_got.iter().filter_map(offset_of).collect();
+    assert_eq!(offsets, (1..=50).collect::<Vec<_>>());
+    // The slow one took 1..=4, then its queue went over 1000 bytes: it ends
+    // cleanly, without what no longer fit, and costs nothing more.
+    assert_eq!(last_slow, Some(4));
+    let rest = ready(&mut slow);
+    assert!(rest.is_empty(), "the overflowed queue was freed: {rest:?}");
+    assert!(slow.next().await.is_none(), "its stream ends");
+    let stats = hub.stats();
+    assert_eq!(stats.slow_drops, 1);
+    assert_eq!(stats.subscribers, 1);
+    assert_eq!(hub.topic_stats("t").unwrap().subscribers, 1);
+    drop(slow);
+    assert_eq!(
+        hub.stats().subscribers,
+        1,
+        "dropping it again counts nothing"
+    );
+    // It reconnects from its last id and gets everything it missed.
+    let id = EventId::new(format!(
+        "{}-4",
+        fast_got[0].as_bytes()[4..16]
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+    ))
+    .unwrap();
+    let mut back = sub(&hub, "t", id);
+    let offsets: Vec<u64> = ready(&mut back).iter().filter_map(offset_of).collect();
+    assert_eq!(offsets, (5..=50).collect::<Vec<_>>());
+}
+
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_subscriber_wakes_once_for_everything_queued() {
+    let hub = Hub::new();
+    let mut s = sub(&hub, "t", Resume::Start);
+    ready(&mut s);
+    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(Arc::clone(&counter));
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut s).poll_next(&mut cx).is_pending());
+    for i in 0..100 {
+        hub.publish("t", i.to_string()).unwrap();
+    }
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    let mut n = 0;
+    while let Poll::Ready(Some(_)) = Pin::new(&mut s).poll_next(&mut cx) {
+        n += 1;
+    }
+    assert_eq!(n, 100);
+    assert_eq!(hub.stats().delivered, 100);
+}
+
+#[tokio::test]
+async fn the_event_stream_writes_everything_queued_as_one_frame() {
+    let hub = Hub::new();
+    let mut stream = hub.subscribe("t", Resume::Start).unwrap();
+    stream.next().await.unwrap(); // the marker
+    for i in 0..10 {
+        hub.publish("t", i.to_string()).unwrap();
+    }
+    let frame = stream.next().await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&frame).matches("data: ").count(),
+        10
+    );
+}
+
+#[test]
+fn topics_are_released_when_idle_and_a_new_epoch_starts() {
+    let hub = Hub::builder().history_events(0).build();
+    let s = sub(&hub, "t", Resume::Start);
+    let p = hub.publish("t", "1").unwrap();
+    assert_eq!(hub.stats().topics, 1);
+    drop(s);
+    assert_eq!(hub.stats().topics, 0);
+    assert!(hub.topic_stats("t").is_none());
+    // The next use starts a new epoch: the old id cannot be resumed.
+    let mut s = sub(&hub, "t", p.id().clone());
+    assert_eq!(reset_of(&mut s).0, "unknown_epoch");
+
+    // A topic with history stays after its subscribers left.
+    let kept = Hub::new();
+    let p = kept.publish("k", "1").unwrap();
+    drop(sub(&kept, "k", Resume::Start));
+    assert_eq!(kept.topic_stats("k").unwrap().last_id, *p.id());
+    // Subscribing to a topic nobody publishes to does not leave it behind.
+    drop(sub(&kept, "nobody", Resume::Start));
+    assert!(kept.topic_stats("nobody").is_none());
+    assert_eq!(kept.stats().topics, 1);
+}
+
+#[test]
+fn invalid_topics_are_typed_errors() {
+    let hub = Hub::new();
+    for bad in ["", "a\nb", &"x".repeat(MAX_TOPIC_LEN + 1)] {
+        let e = hub.publish(bad, "x").unwrap_err();
+        assert!(e.is_invalid_topic());
+        assert!(
+            hub.subscribe(bad, Resume::Start)
+                .unwrap_err()
+                .is_invalid_topic()
+        );
+    }
+    assert_eq!(
+        hub.publish("a\tb", "x").unwrap_err().to_string(),
+        "invalid topic: control character at byte 1"
+    );
+    assert_eq!(hub.stats().topics, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_subscription_keeps_alive() {
+    let hub = Hub::new();
+    let mut stream = hub.subscribe("t", Resume::Start).unwrap();
+    stream.next().await.unwrap();
+    let start = tokio::time::Instant::now();
+    assert_eq!(&stream.next().await.unwrap()[..], b":\n");
+    assert_eq!(start.elapsed(), Duration::from_secs(15));
+}
+
+/// A small deterministic generator for the property-style tests.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound.max(1)
+    }
+}
+
+/// Publishers on several threads race subscribers that join (live, or
+/// resuming from a random earlier position) at random moments: every
+/// subscriber sees offsets `from + 1 ..= total` exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_racing_concurrent_publishers_have_no_gap_and_no_duplicate() {
+    const PUBLISHERS: u64 = 3;
+    const PER_PUBLISHER: u64 = 400;
+    const TOTAL: u64 = PUBLISHERS * PER_PUBLISHER;
+    for seed in 1..=8u64 {
+        let hub = Hub::builder()
+            .history_events(2_000)
+            .replay_events(2_000)
+            .build();
+        let published: Arc<Mutex<Vec<EventId>>> = Arc::default();
+        let threads: Vec<_> = (0..PUBLISHERS)
+            .map(|p| {
+                let hub = hub.clone();
+                let published = Arc::clone(&published);
+                std::thread::spawn(move || {
+                    for i in 0..PER_PUBLISHER {
+                        let id = hub.publish("race", format!("{p}:{i}")).unwrap();
+                        lock(&published).push(id.id().clone());
+                        if i % 50 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut joiners = Vec::new();
+        for _ in 0..12 {
+            tokio::task::yield_now().await;
+            let from: Resume = {
+                let ids = lock(&published);
+                if ids.is_empty() || rng.next(3) == 0 {
+                    Resume::Start
+                } else {
+                    let pick = usize::try_from(rng.next(ids.len() as u64)).unwrap();
+                    ids[pick].clone().into()
+                }
+            };
+            let mut stream = hub.subscribe("race", from.clone()).unwrap().into_inner();
+            joiners.push(tokio::spawn(async move {
+                let mut offsets = Vec::new();
+                let mut first_position = None;
+                while offsets.last().copied().unwrap_or(0) < TOTAL {
+                    let event = tokio::time::timeout(Duration::from_secs(20), stream.next())
+                        .await
+                        .expect("events keep coming")
+                        .expect("the stream stays open");
+                    match (data_of(&event), offset_of(&event)) {
+                        (Some(_), Some(offset)) => offsets.push(offset),
+                        (None, Some(position)) => first_position = Some(position),
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                (from, first_position, offsets)
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        for joiner in joiners {
+            let (from, marker, offsets) = joiner.await.unwrap();
+            let start = match (&from, marker) {
+                (Resume::After(id), None) => id
+                    .as_str()
+                    .rsplit_once('-')
+                    .unwrap()
+                    .1
+                    .parse::<u64>()
+                    .unwrap(),
+                (Resume::Start, Some(position)) => position,
+                other => panic!("unexpected start {other:?}"),
+            };
+            assert_eq!(
+                offsets,
+                ((start + 1)..=TOTAL).collect::<Vec<_>>(),
+                "seed {seed}, from {from:?}"
+            );
+        }
+        assert_eq!(hub.stats().published, TOTAL);
+        assert_eq!(hub.stats().resets, ResetCounts::default());
+    }
+}
+
+#[test]
+fn a_dropped_subscription_is_not_counted_slow() {
+    let hub = Hub::builder().history_events(0).build();
+    let s = sub(&hub, "t", Resume::Start);
+    // The publisher finds it closed before it unsubscribed.
+    s.shared.close();
+    let p = hub.publish("t", "x").unwrap();
+    assert_eq!(p.subscribers(), 0);
+    let stats = hub.stats();
+    assert_eq!((stats.slow_drops, stats.subscribers), (0, 0));
+    drop(s);
+    assert_eq!(hub.stats().subscribers, 0);
+    assert_eq!(hub.stats().topics, 0, "released once idle");
+}
+
+#[test]
+fn an_idle_subscriber_gives_back_its_burst_buffers() {
+    let hub = Hub::new();
+    let mut s = sub(&hub, "t", Resume::Start);
+    for i in 0..1_000 {
+        hub.publish("t", i.to_string()).unwrap();
+    }
+    assert_eq!(ready(&mut s).len(), 1_001);
+    assert!(s.taken.capacity() <= 4);
+    assert!(s.preface.capacity() == 0);
+}
+
+#[tokio::test]
+async fn topics_are_capped_and_removable() {
+    let hub = Hub::builder().max_topics(2).build();
+    hub.publish("a", "1").unwrap();
+    let mut live = hub.subscribe("b", Resume::Start).unwrap();
+    let err = hub.publish("c", "1").unwrap_err();
+    assert!(err.is_too_many_topics() && !err.is_invalid_topic());
+    assert_eq!(err.to_string(), "too many topics: the hub holds 2 already");
+    assert!(
+        hub.subscribe("c", Resume::Start)
+            .unwrap_err()
+            .is_too_many_topics()
+    );
+    // Existing topics still work.
+    hub.publish("a", "2").unwrap();
+    hub.publish("b", "x").unwrap();
+
+    // Removing a topic ends its subscriptions cleanly after what they took.
+    assert!(hub.remove_topic("b"));
+    assert!(!hub.remove_topic("b"));
+    let frame = live.next().await.unwrap();
+    assert!(String::from_utf8_lossy(&frame).ends_with("data: x\n\n"));
+    assert!(live.next().await.is_none());
+    drop(live);
+    let stats = hub.stats();
+    assert_eq!((stats.topics, stats.subscribers), (1, 0));
+    hub.publish("c", "1").unwrap();
+}
+
+/// Random `Last-Event-ID` values and queries built from the characters that
+/// matter (hex digits, digits, `-`, `%`, `+`, high bytes), 20 000 of them:
+/// never a panic; each answer is a replay of exactly the events after a
+/// valid position, or a reset, never more than the replay cap.
+#[test]
+fn random_resume_values_never_panic_and_stay_within_the_cap() {
+    const ALPHABET: &[u8] = b"0123456789abcdef-%+F\xff\xc3 ";
+    let hub = Hub::builder().history_events(50).replay_events(20).build();
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(hub.publish("t", i.to_string()).unwrap().id().clone());
+    }
+    let epoch = ids[0].as_str().split_once('-').unwrap().0.to_owned();
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
+    for case in 0..20_000u64 {
+        let len = usize::try_from(rng.next(40)).unwrap();
+        let mut value: Vec<u8> = (0..len)
+            .map(|_| ALPHABET[usize::try_from(rng.next(ALPHABET.len() as u64)).unwrap()])
+            .collect();
+        if case % 3 == 0 {
+            // Often of the right shape: this epoch, a random offset.
+            value = format!("{epoch}-{}", rng.next(130)).into_bytes();
+        }
+        let from = if case % 2 == 0 {
+            Resume::from_request([value.as_slice()], None)
+        } else {
+            let query = format!("last_event_id={}", String::from_utf8_lossy(&value));
+            Resume::from_request(std::iter::empty(), Some(&query))
+        };
+        let mut s = sub(&hub, "t", from.clone());
+        let got = ready(&mut s);
+        if from == Resume::Start {
+            assert_eq!(got.len(), 1, "the position marker");
+            assert_eq!(data_of(&got[0]), None);
+            continue;
+        }
+        if got
+            .first()
+            .is_some_and(|e| text(e).contains("event: reset\n"))
+        {
+            assert_eq!(got.len(), 1);
+            continue;
+        }
+        assert!(got.len() <= 20, "{from:?}: {} events", got.len());
+        let after: u64 = from
+            .id()
+            .and_then(|id| id.as_str().rsplit_once('-'))
+            .and_then(|(_, o)| o.parse().ok())
+            .expect("a resume comes from a valid position");
+        let offsets: Vec<u64> = got.iter().filter_map(offset_of).collect();
+        assert_eq!(offsets, ((after + 1)..=100).collect::<Vec<_>>(), "{from:?}");
+    }
+    // Every outcome was reached.
+    let stats = hub.stats();
+    assert!(stats.resumed > 500, "{stats:?}");
+    let r = &stats.resets;
+    assert!(
+        r.malformed > 1_000 && r.too_old > 500 && r.future > 500,
+        "{r:?}"
+    );
+    assert!(r.replay_limit > 500 && r.unknown_epoch == 0, "{r:?}");
+}
+
+/// What an idle subscriber holds, by construction: the response stream, its
+/// shared queue (in an `Arc`), at most `IDLE_CAPACITY` queue slots on each
+/// side, and the keep-alive timer (boxed on its first idle poll).
+#[test]
+fn an_idle_subscriber_is_under_a_kibibyte() {
+    use std::mem::size_of;
+    let slots = 2 * 4 * size_of::<EncodedEvent>();
+    let total = size_of::<EventStream<Subscription>>()
+        + 2 * size_of::<usize>()
+        + size_of::<subscription::SubShared>()
+        + slots
+        + size_of::<tokio::time::Sleep>()
+        + size_of::<Arc<SubShared>>(); // its slot in the topic's list
+    eprintln!(
+        "idle subscriber: {total} bytes (stream {}, shared {}, slots {slots}, timer {})",
+        size_of::<EventStream<Subscription>>(),
+        size_of::<subscription::SubShared>(),
+        size_of::<tokio::time::Sleep>()
+    );
+    assert!(total <= 1024, "{total}");
+}

@@ -1,0 +1,453 @@
+//! One topic: its name, its position log (epoch, offsets, bounded history)
+//! and its subscribers, all behind the topic's own lock.
+//!
+//! The log ([`Log`]) is the part a backplane replaces: it assigns positions
+//! and keeps history. The fan-out ([`TopicState::subscribers`]) stays local.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::event::EncodedEvent;
+
+use super::subscription::SubShared;
+
+/// The longest topic name, in bytes.
+pub const MAX_TOPIC_LEN: usize = 256;
+
+/// Checks a topic name: 1 to [`MAX_TOPIC_LEN`] bytes, no control character.
+pub(crate) fn check_topic(name: &str) -> Result<(), TopicProblem> {
+    if name.is_empty() {
+        return Err(TopicProblem::Empty);
+    }
+    if name.len() > MAX_TOPIC_LEN {
+        return Err(TopicProblem::TooLong);
+    }
+    if let Some(at) = name.bytes().position(|b| b.is_ascii_control()) {
+        return Err(TopicProblem::Control(at));
+    }
+    Ok(())
+}
+
+/// Why a topic name was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TopicProblem {
+    Empty,
+    TooLong,
+    Control(usize),
+}
+
+impl fmt::Display for TopicProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("invalid topic: empty"),
+            Self::TooLong => write!(f, "invalid topic: longer than {MAX_TOPIC_LEN} bytes"),
+            Self::Control(at) => write!(f, "invalid topic: control character at byte {at}"),
+        }
+    }
+}
+
+/// An epoch: 12 lowercase hex digits, minted when a topic's log starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Epoch(u64);
+
+impl Epoch {
+    const DIGITS: usize = 12;
+    const MASK: u64 = (1 << 48) - 1;
+
+    /// A new epoch: random per process (std's randomly keyed hasher), mixed
+    /// with the time and a counter so that two in one process differ.
+    pub(crate) fn mint() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        hasher.write_u128(nanos);
+        Self(hasher.finish() & Self::MASK)
+    }
+
+    /// Parses exactly 12 lowercase hex digits.
+    fn parse(text: &str) -> Option<Self> {
+        if text.len() != Self::DIGITS
+            || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return None;
+        }
+        u64::from_str_radix(text, 16).ok().map(Self)
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:012x}", self.0)
+    }
+}
+
+impl fmt::Debug for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A parsed position `<epoch>-<offset>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Position {
+    pub(crate) epoch: Epoch,
+    pub(crate) offset: u64,
+}
+
+impl Position {
+    /// The longest offset text: `u64::MAX` has 20 digits.
+    const MAX_OFFSET_DIGITS: usize = 20;
+
+    /// Parses `<12 hex digits>-<decimal offset>`; anything else is `None`.
+    /// Costs at most one pass over the text, never panics.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let (epoch, offset) = text.split_once('-')?;
+        let epoch = Epoch::parse(epoch)?;
+        if offset.is_empty()
+            || offset.len() > Self::MAX_OFFSET_DIGITS
+            || !offset.bytes().all(|b| b.is_ascii_digit())
+            || (offset.len() > 1 && offset.starts_with('0'))
+        {
+            return None;
+        }
+        // Overflowing digits fail here, as `None`.
+        let offset = offset.parse::<u64>().ok()?;
+        Some(Self { epoch, offset })
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.epoch, self.offset)
+    }
+}
+
+/// The bounds of one topic's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) history_events: usize,
+    pub(crate) history_bytes: usize,
+    pub(crate) replay_events: usize,
+    pub(crate) replay_bytes: usize,
+}
+
+/// A topic's position log: the epoch, the last offset given out and the
+/// history of the most recent events, contiguous by offset.
+///
+/// Offsets start at 1; offset 0 is the position "before the first event",
+/// so `<epoch>-0` is a valid place to resume from.
+pub(crate) struct Log {
+    pub(crate) epoch: Epoch,
+    /// The offset of the last published event (0: none yet).
+    pub(crate) top: u64,
+    /// Events `first..=top`, where `first = top + 1 - history.len()`.
+    history: VecDeque<EncodedEvent>,
+    history_bytes: usize,
+}
+
+/// What a join finds in the log for a `Last-Event-ID`.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    /// Replay these (possibly none), then live.
+    Resume(Vec<EncodedEvent>),
+    /// Start live after a reset, for this reason.
+    Reset(super::ResetReason),
+}
+
+impl Log {
+    pub(crate) fn new() -> Self {
+        Self {
+            epoch: Epoch::mint(),
+            top: 0,
+            history: VecDeque::new(),
+            history_bytes: 0,
+        }
+    }
+
+    /// The position of the last event (`<epoch>-0` before the first).
+    pub(crate) fn top_position(&self) -> Position {
+        Position {
+            epoch: self.epoch,
+            offset: self.top,
+        }
+    }
+
+    /// The next position; `None` only after 2^64 - 1 events.
+    pub(crate) fn next_position(&self) -> Option<Position> {
+        Some(Position {
+            epoch: self.epoch,
+            offset: self.top.checked_add(1)?,
+        })
+    }
+
+    /// Appends the event encoded at [`Log::next_position`], then trims the
+    /// history to its bounds (oldest first).
+    pub(crate) fn append(&mut self, event: EncodedEvent, limits: &Limits) {
+        self.top = self.top.saturating_add(1);
+        if limits.history_events == 0 || event.len() > limits.history_bytes {
+            self.clear_history();
+            return;
+        }
+        self.history_bytes = self.history_bytes.saturating_add(event.len());
+        self.history.push_back(event);
+        while self.history.len() > limits.history_events
+            || self.history_bytes > limits.history_bytes
+        {
+            match self.history.pop_front() {
+                Some(old) => self.history_bytes = self.history_bytes.saturating_sub(old.len()),
+                None => break,
+            }
+        }
+    }
+
+    fn clear_history(&mut self) {
+        self.history.clear();
+        self.history_bytes = 0;
+    }
+
+    /// Whether the history holds anything.
+    pub(crate) fn has_history(&self) -> bool {
+        !self.history.is_empty()
+    }
+
+    /// Events and bytes in the history.
+    pub(crate) fn history_size(&self) -> (usize, usize) {
+        (self.history.len(), self.history_bytes)
+    }
+
+    /// The first offset the history holds (`top + 1` when it is empty).
+    fn first(&self) -> u64 {
+        // history.len() <= top, always: every entry was given an offset.
+        self.top
+            .saturating_add(1)
+            .saturating_sub(self.history.len() as u64)
+    }
+
+    /// The events after `after`, if they can all be replayed within the
+    /// caps; found by index arithmetic on offsets, never by a scan.
+    pub(crate) fn lookup(&self, after: &str, limits: &Limits) -> Lookup {
+        use super::ResetReason;
+        let Some(position) = Position::parse(after) else {
+            return Lookup::Reset(ResetReason::Malformed);
+        };
+        if position.epoch != self.epoch {
+            return Lookup::Reset(ResetReason::UnknownEpoch);
+        }
+        if position.offset > self.top {
+            return Lookup::Reset(ResetReason::Future);
+        }
+        // Missed: position.offset + 1 ..= top.
+        let missed = self.top - position.offset;
+        if missed == 0 {
+            return Lookup::Resume(Vec::new());
+        }
+        if position.offset.saturating_add(1) < self.first() {
+            return Lookup::Reset(ResetReason::TooOld);
+        }
+        if missed > limits.replay_events as u64 {
+            return Lookup::Reset(ResetReason::ReplayLimit);
+        }
+        // missed <= history.len(), since offset + 1 >= first.
+        let Ok(missed) = usize::try_from(missed) else {
+            return Lookup::Reset(ResetReason::ReplayLimit);
+        };
+        let start = self.history.len().saturating_sub(missed);
+        let mut bytes = 0usize;
+        let mut replay = Vec::with_capacity(missed);
+        for event in self.history.range(start..) {
+            bytes = bytes.saturating_add(event.len());
+            if bytes > limits.replay_bytes {
+                return Lookup::Reset(ResetReason::ReplayLimit);
+            }
+            replay.push(event.clone());
+        }
+        Lookup::Resume(replay)
+    }
+}
+
+/// A topic: its log and its local subscribers, behind one lock.
+pub(crate) struct Topic {
+    pub(crate) name: Arc<str>,
+    pub(crate) state: std::sync::Mutex<TopicState>,
+}
+
+/// What a topic's lock guards.
+pub(crate) struct TopicState {
+    pub(crate) log: Log,
+    /// Local subscribers; each knows its index (`SubShared::slot`).
+    pub(crate) subscribers: Vec<Arc<SubShared>>,
+    /// Set when the topic left its shard's map: users must look it up again.
+    pub(crate) removed: bool,
+}
+
+impl TopicState {
+    /// Adds a subscriber, recording its slot.
+    pub(crate) fn add(&mut self, sub: Arc<SubShared>) {
+        sub.slot.store(self.subscribers.len(), Ordering::Relaxed);
+        self.subscribers.push(sub);
+    }
+
+    /// Removes the subscriber at `slot` (if it is `sub`) in O(1).
+    pub(crate) fn remove(&mut self, sub: &Arc<SubShared>) -> bool {
+        let slot = sub.slot.load(Ordering::Relaxed);
+        if self
+            .subscribers
+            .get(slot)
+            .is_none_or(|s| !Arc::ptr_eq(s, sub))
+        {
+            return false;
+        }
+        self.subscribers.swap_remove(slot);
+        if let Some(moved) = self.subscribers.get(slot) {
+            moved.slot.store(slot, Ordering::Relaxed);
+        }
+        sub.slot.store(usize::MAX, Ordering::Relaxed);
+        true
+    }
+
+    /// Whether the topic can be released: no subscriber, no history.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.subscribers.is_empty() && !self.log.has_history()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Event;
+    use crate::hub::ResetReason;
+
+    const LIMITS: Limits = Limits {
+        history_events: 4,
+        history_bytes: 1 << 20,
+        replay_events: 3,
+        replay_bytes: 1 << 20,
+    };
+
+    fn log_with(n: u64) -> Log {
+        let mut log = Log::new();
+        for i in 1..=n {
+            log.append(Event::new(i.to_string()).encode(), &LIMITS);
+        }
+        log
+    }
+
+    fn replayed(lookup: Lookup) -> Vec<String> {
+        match lookup {
+            Lookup::Resume(events) => events
+                .iter()
+                .map(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+                .collect(),
+            Lookup::Reset(reason) => panic!("reset: {reason:?}"),
+        }
+    }
+
+    fn reset(lookup: Lookup) -> ResetReason {
+        match lookup {
+            Lookup::Reset(reason) => reason,
+            Lookup::Resume(events) => panic!("resumed with {events:?}"),
+        }
+    }
+
+    #[test]
+    fn topic_names() {
+        assert!(check_topic("room-1/α").is_ok());
+        assert_eq!(check_topic(""), Err(TopicProblem::Empty));
+        assert_eq!(check_topic(&"a".repeat(257)), Err(TopicProblem::TooLong));
+        assert!(check_topic(&"a".repeat(256)).is_ok());
+        assert_eq!(check_topic("a\nb"), Err(TopicProblem::Control(1)));
+        assert_eq!(check_topic("\u{7f}"), Err(TopicProblem::Control(0)));
+    }
+
+    #[test]
+    fn positions_parse_strictly() {
+        let epoch = Epoch::mint();
+        let ok = Position::parse(&format!("{epoch}-42")).unwrap();
+        assert_eq!(ok.offset, 42);
+        assert_eq!(ok.epoch, epoch);
+        assert_eq!(Position::parse(&format!("{epoch}-0")).unwrap().offset, 0);
+        let max = format!("{epoch}-{}", u64::MAX);
+        assert_eq!(Position::parse(&max).unwrap().offset, u64::MAX);
+        for bad in [
+            String::new(),
+            "42".to_owned(),
+            format!("{epoch}"),
+            format!("{epoch}-"),
+            format!("{epoch}--1"),
+            format!("{epoch}-+1"),
+            format!("{epoch}-01"),
+            format!("{epoch}-18446744073709551616"),
+            format!("{epoch}-99999999999999999999999999"),
+            format!("{epoch}- 1"),
+            format!("{}-1", epoch.to_string().to_uppercase()),
+            "0123456789ab0-1".to_owned(),
+            "-1".to_owned(),
+            "x".repeat(4096),
+            format!("{epoch}-{}", "9".repeat(4000)),
+        ] {
+            assert_eq!(Position::parse(&bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn epochs_differ() {
+        let a = Epoch::mint();
+        let b = Epoch::mint();
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().len(), 12);
+    }
+
+    #[test]
+    fn offsets_are_contiguous_and_history_bounded_in_events() {
+        let log = log_with(6);
+        assert_eq!(log.top, 6);
+        assert_eq!(log.history_size().0, 4);
+        assert_eq!(log.first(), 3);
+        let p = |o: u64| format!("{}-{o}", log.epoch);
+        assert_eq!(
+            replayed(log.lookup(&p(4), &LIMITS)),
+            ["data: 5\n\n", "data: 6\n\n"]
+        );
+        assert!(replayed(log.lookup(&p(6), &LIMITS)).is_empty());
+        assert_eq!(reset(log.lookup(&p(7), &LIMITS)), ResetReason::Future);
+        assert_eq!(reset(log.lookup(&p(1), &LIMITS)), ResetReason::TooOld);
+        // 3..=6 is in history but 4 events exceed the replay cap of 3.
+        assert_eq!(reset(log.lookup(&p(2), &LIMITS)), ResetReason::ReplayLimit);
+        assert_eq!(
+            reset(log.lookup("000000000000-5", &LIMITS)),
+            ResetReason::UnknownEpoch
+        );
+        assert_eq!(reset(log.lookup("nope", &LIMITS)), ResetReason::Malformed);
+    }
+
+    #[test]
+    fn history_bounded_in_bytes_and_replay_capped_in_bytes() {
+        let limits = Limits {
+            history_events: 100,
+            history_bytes: 30,
+            replay_events: 100,
+            replay_bytes: 20,
+        };
+        let mut log = Log::new();
+        for i in 0..5 {
+            // "data: N\n\n" is 9 bytes.
+            log.append(Event::new(i.to_string()).encode(), &limits);
+        }
+        assert_eq!(log.history_size(), (3, 27));
+        let epoch = log.epoch;
+        let p = |o: u64| format!("{epoch}-{o}");
+        assert_eq!(replayed(log.lookup(&p(3), &limits)).len(), 2);
+        assert_eq!(reset(log.lookup(&p(2), &limits)), ResetReason::ReplayLimit);
+        // An event bigger than the whole history empties it.
+        log.append(Event::new("x".repeat(40)).encode(), &limits);
+        assert_eq!(log.history_size(), (0, 0));
+        assert_eq!(reset(log.lookup(&p(5), &limits)), ResetReason::TooOld);
+        assert!(replayed(log.lookup(&p(6), &limits)).is_empty());
+    }
+}

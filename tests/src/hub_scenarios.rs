@@ -1,0 +1,520 @@
+//! The hub scenarios ([`ssekit::Hub`] behind each framework's adapter), each
+//! generic over a [`HubFramework`]; `tests/hub.rs` instantiates every one for
+//! every framework (see [`crate::for_each_hub_scenario`]).
+//!
+//! The server is real (`127.0.0.1:0`), the clients are the harness's hyper
+//! clients and raw TCP, and every stream is read through the independent
+//! parser, as a browser's `EventSource` would see it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ssekit::{Event, Hub};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::client::{STEP_TIMEOUT, SseReader, Version, get};
+use crate::parser::{Oracle, Parsed};
+use crate::{Framework, TestServer};
+
+/// A framework that can serve a hub.
+pub trait HubFramework: Framework {
+    /// Serves, on `127.0.0.1:0` until the returned server is dropped,
+    /// `GET /hub/{topic}` → `hub.subscribe(topic, from)` where `from` is the
+    /// adapter's `ResumeFrom` (`Last-Event-ID` header, else
+    /// `?last_event_id=`), through the adapter's response type; an invalid
+    /// topic answers `400` with the reason.
+    fn serve_hub(hub: Hub) -> impl Future<Output = TestServer> + Send;
+}
+
+/// Lists every hub scenario, once: `for_each_hub_scenario!(my_macro!(args))`
+/// calls `my_macro!(args; hub_fan_out_reaches_every_subscriber_in_order, …)`.
+#[macro_export]
+macro_rules! for_each_hub_scenario {
+    ($m:ident ! ( $($args:tt)* )) => {
+        $m!(
+            $($args)*;
+            hub_fan_out_reaches_every_subscriber_in_order,
+            hub_resume_after_cut_replays_exactly_the_missed_events,
+            hub_query_last_event_id_on_first_request,
+            hub_reset_for_unknown_id,
+            hub_reset_for_too_old_id,
+            hub_reset_for_foreign_epoch,
+            hub_reset_for_malformed_ids,
+            hub_invalid_topic_is_400,
+            hub_non_reading_client_is_dropped_reading_one_stays,
+            hub_thousand_reconnects_deliver_every_event_once_in_order,
+        );
+    };
+}
+
+async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &[u8])]) -> SseReader {
+    open_with(addr, path, headers, Version::Http1).await
+}
+
+async fn open_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    version: Version,
+) -> SseReader {
+    let reader = SseReader::new(get(addr, path, headers, version).await);
+    assert_eq!(reader.reply.status, 200, "GET {path}");
+    assert_eq!(
+        reader.reply.header("content-type"),
+        Some("text/event-stream")
+    );
+    reader
+}
+
+/// The next event as `(type, data, last event id)`.
+async fn next(reader: &mut SseReader) -> (String, String, String) {
+    match reader.next_event().await {
+        Some(Parsed::Event {
+            ty,
+            data,
+            last_event_id,
+        }) => (ty, data, last_event_id),
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+/// The next event, which must be a message; `(data, last event id)`.
+async fn next_message(reader: &mut SseReader) -> (String, String) {
+    let (ty, data, id) = next(reader).await;
+    assert_eq!(ty, "message", "{data:?}");
+    (data, id)
+}
+
+fn epoch_of(id: &ssekit::EventId) -> String {
+    id.as_str()
+        .split_once('-')
+        .map(|(epoch, _)| epoch.to_owned())
+        .expect("<epoch>-<offset>")
+}
+
+/// Publishes `data` for each of `range` to `topic`; returns the ids.
+fn publish_range(hub: &Hub, topic: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range
+        .map(|i| {
+            hub.publish(topic, Event::new(i.to_string()))
+                .expect("valid topic")
+                .id()
+                .as_str()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Three subscribers (two HTTP/1.1, one HTTP/2) each receive all 50
+/// events, in order, with the ids the publisher was given.
+pub async fn hub_fan_out_reaches_every_subscriber_in_order<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let mut readers = Vec::new();
+    for version in [Version::Http1, Version::Http1, Version::Http2] {
+        readers.push(open_with(server.addr, "/hub/fan", &[], version).await);
+    }
+    assert_eq!(hub.topic_stats("fan").map(|t| t.subscribers), Some(3));
+    let ids = publish_range(&hub, "fan", 1..=50);
+    for reader in &mut readers {
+        for (i, id) in (1..=50).zip(&ids) {
+            assert_eq!(next_message(reader).await, (i.to_string(), id.clone()));
+        }
+    }
+}
+
+/// A client reads 5 events, its connection is cut, 5 more are published,
+/// and it reconnects with `Last-Event-ID` of the last event it saw: it
+/// receives exactly events 6 to 10, then live ones.
+pub async fn hub_resume_after_cut_replays_exactly_the_missed_events<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let mut reader = open(server.addr, "/hub/cut", &[]).await;
+    publish_range(&hub, "cut", 1..=5);
+    let mut last = String::new();
+    for i in 1..=5 {
+        let (data, id) = next_message(&mut reader).await;
+        assert_eq!(data, i.to_string());
+        last = id;
+    }
+    drop(reader);
+    publish_range(&hub, "cut", 6..=10);
+    let mut reader = open(
+        server.addr,
+        "/hub/cut",
+        &[("last-event-id", last.as_bytes())],
+    )
+    .await;
+    for i in 6..=10 {
+        assert_eq!(next_message(&mut reader).await.0, i.to_string());
+    }
+    publish_range(&hub, "cut", 11..=11);
+    assert_eq!(next_message(&mut reader).await.0, "11");
+    assert_eq!(hub.stats().replayed, 5);
+}
+
+/// `?last_event_id=` on the first request resumes like the header; when
+/// both are sent (a browser's reconnect to the same URL), the header wins.
+pub async fn hub_query_last_event_id_on_first_request<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let ids = publish_range(&hub, "q", 1..=5);
+    let mut reader = open(
+        server.addr,
+        &format!("/hub/q?last_event_id={}", ids[1]),
+        &[],
+    )
+    .await;
+    for i in 3..=5 {
+        assert_eq!(next_message(&mut reader).await.0, i.to_string());
+    }
+    let mut reader = open(
+        server.addr,
+        &format!("/hub/q?x=1&last_event_id={}", ids[0]),
+        &[("last-event-id", ids[3].as_bytes())],
+    )
+    .await;
+    publish_range(&hub, "q", 6..=6);
+    assert_eq!(next_message(&mut reader).await.0, "5");
+    assert_eq!(next_message(&mut reader).await.0, "6");
+}
+
+/// Subscribes with `from` (header, or query when `query`), expects a first
+/// `reset` event with `reason` whose id is the topic's top, then live events.
+async fn expect_reset(addr: SocketAddr, hub: &Hub, topic: &str, from: &[u8], reason: &str) {
+    let top = hub
+        .topic_stats(topic)
+        .expect("the topic has history")
+        .last_id;
+    let mut reader = open(addr, &format!("/hub/{topic}"), &[("last-event-id", from)]).await;
+    assert_eq!(
+        next(&mut reader).await,
+        (
+            "reset".to_owned(),
+            reason.to_owned(),
+            top.as_str().to_owned()
+        ),
+        "Last-Event-ID {:?}",
+        String::from_utf8_lossy(&from[..from.len().min(40)])
+    );
+    let live = hub.publish(topic, "live").expect("valid topic");
+    assert_eq!(
+        next_message(&mut reader).await,
+        ("live".to_owned(), live.id().as_str().to_owned())
+    );
+}
+
+/// A well-formed id of this epoch that the hub never gave (beyond the last
+/// event): `reset` with `future`, then live.
+pub async fn hub_reset_for_unknown_id<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let ids = publish_range(&hub, "u", 1..=3);
+    let epoch = epoch_of(&ssekit::EventId::new(ids[0].clone()).expect("id"));
+    let unknown = format!("{epoch}-999");
+    expect_reset(server.addr, &hub, "u", unknown.as_bytes(), "future").await;
+}
+
+/// An id evicted from the history: `reset` with `too_old`, never a partial
+/// replay.
+pub async fn hub_reset_for_too_old_id<F: HubFramework>() {
+    let hub = Hub::builder().history_events(5).build();
+    let server = F::serve_hub(hub.clone()).await;
+    let ids = publish_range(&hub, "old", 1..=10);
+    expect_reset(server.addr, &hub, "old", ids[1].as_bytes(), "too_old").await;
+}
+
+/// An id of another epoch (another hub, or before a restart):
+/// `reset` with `unknown_epoch`.
+pub async fn hub_reset_for_foreign_epoch<F: HubFramework>() {
+    let other = Hub::new();
+    let foreign = other.publish("e", "elsewhere").expect("valid topic");
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    publish_range(&hub, "e", 1..=3);
+    expect_reset(
+        server.addr,
+        &hub,
+        "e",
+        foreign.id().as_str().as_bytes(),
+        "unknown_epoch",
+    )
+    .await;
+}
+
+/// Malformed and hostile ids (not of the hub's form, 4 KiB, not UTF-8,
+/// overflowing digits, negative), in the header or the query: `reset` with
+/// `malformed`, status 200, never a panic.
+pub async fn hub_reset_for_malformed_ids<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let ids = publish_range(&hub, "m", 1..=3);
+    let epoch = epoch_of(&ssekit::EventId::new(ids[0].clone()).expect("id"));
+    let hostile: Vec<Vec<u8>> = vec![
+        b"hello".to_vec(),
+        vec![b'7'; 4096],
+        b"\xff\xfe\x80".to_vec(),
+        format!("{epoch}-{}", "9".repeat(40)).into_bytes(),
+        format!("{epoch}--3").into_bytes(),
+        b"-1".to_vec(),
+    ];
+    for from in &hostile {
+        expect_reset(server.addr, &hub, "m", from, "malformed").await;
+    }
+    // In the query: not UTF-8 once decoded, and 4 KiB.
+    for query in [
+        "last_event_id=%FF%FE",
+        &format!("last_event_id={}", "7".repeat(4096)),
+    ] {
+        let mut reader = open(server.addr, &format!("/hub/m?{query}"), &[]).await;
+        let (ty, data, _) = next(&mut reader).await;
+        assert_eq!((ty.as_str(), data.as_str()), ("reset", "malformed"));
+    }
+    assert_eq!(hub.stats().resets.malformed, 8);
+}
+
+/// An invalid topic (longer than 256 bytes) answers `400` with the reason.
+/// (Not a percent-encoded control character: warp's `path!` does not decode
+/// path segments, the other three do.)
+pub async fn hub_invalid_topic_is_400<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let path = format!("/hub/{}", "x".repeat(ssekit::hub::MAX_TOPIC_LEN + 1));
+    let mut reply = get(server.addr, &path, &[], Version::Http1).await;
+    assert_eq!(reply.status, 400);
+    let body = String::from_utf8(reply.bytes().await).expect("UTF-8 reason");
+    assert!(body.contains("invalid topic"), "{body}");
+    assert_eq!(hub.stats().topics, 0);
+}
+
+/// Opens `GET path` over raw TCP with a tiny receive buffer and never reads
+/// the body.
+async fn non_reading_client(addr: SocketAddr, path: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut stream = socket.connect(addr).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    stream
+}
+
+/// One client never reads; another reads everything. Published events of
+/// 8 KiB, paced by the reading client: the non-reading one is dropped once
+/// its queue is over its 64 KiB bound (its stream ends with the final chunk),
+/// counted once, while the reading one receives every event in order and is
+/// never dropped.
+pub async fn hub_non_reading_client_is_dropped_reading_one_stays<F: HubFramework>() {
+    const MAX_EVENTS: u64 = 4_000; // 32 MiB at most
+    let hub = Hub::builder().subscriber_queue_bytes(64 * 1024).build();
+    let server = F::serve_hub(hub.clone()).await;
+    let mut slow = non_reading_client(server.addr, "/hub/slow").await;
+    let mut reader = open(server.addr, "/hub/slow", &[]).await;
+    // Both are subscribed once the reader's head arrived and the topic
+    // counts two (the raw client's request may still be in flight).
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    while hub.topic_stats("slow").map(|t| t.subscribers) != Some(2)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(hub.topic_stats("slow").map(|t| t.subscribers), Some(2));
+
+    let received = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(u64::MAX));
+    let reading = {
+        let (received, total) = (Arc::clone(&received), Arc::clone(&total));
+        tokio::spawn(async move {
+            let payload_len = 8 * 1024;
+            let mut n = 0u64;
+            while n < total.load(Ordering::SeqCst) {
+                let (data, _) = next_message(&mut reader).await;
+                n += 1;
+                let (index, payload) = data.split_once(':').expect("index:payload");
+                assert_eq!(index, n.to_string(), "in order, none missing");
+                assert_eq!(payload.len(), payload_len);
+                received.store(n, Ordering::SeqCst);
+            }
+            n
+        })
+    };
+    let payload = "x".repeat(8 * 1024);
+    let mut published = 0u64;
+    let mut after_drop = 0;
+    while published < MAX_EVENTS && after_drop < 20 && !stop.load(Ordering::SeqCst) {
+        // Stay at most 4 events (32 KiB) ahead of the reading client.
+        let mut waited = Duration::ZERO;
+        while received.load(Ordering::SeqCst) + 4 < published {
+            assert!(waited < STEP_TIMEOUT, "the reading client keeps up");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            waited += Duration::from_millis(1);
+        }
+        published += 1;
+        hub.publish("slow", format!("{published}:{payload}"))
+            .expect("valid topic");
+        if hub.stats().slow_drops > 0 {
+            after_drop += 1;
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    total.store(published, Ordering::SeqCst);
+    assert_eq!(
+        hub.stats().slow_drops,
+        1,
+        "the non-reading client was dropped at its bound within {published} events"
+    );
+    assert_eq!(
+        hub.topic_stats("slow").map(|t| t.subscribers),
+        Some(1),
+        "the reading client is still subscribed"
+    );
+    let n = tokio::time::timeout(STEP_TIMEOUT, reading)
+        .await
+        .expect("the reading client finishes")
+        .expect("the reading client saw every event in order");
+    assert_eq!(n, published);
+    eprintln!(
+        "{}: the non-reading client was dropped after {published} events of 8 KiB",
+        F::NAME
+    );
+
+    // The dropped client's response ended cleanly: the final chunk.
+    let mut tail = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let read = tokio::time::timeout(STEP_TIMEOUT, slow.read(&mut buf))
+            .await
+            .expect("the dropped client's response ends")
+            .expect("read");
+        if read == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..read]);
+        if tail.ends_with(b"\r\n0\r\n\r\n") {
+            break;
+        }
+        let keep = tail.len().saturating_sub(16);
+        tail.drain(..keep);
+    }
+    assert!(
+        tail.ends_with(b"\r\n0\r\n\r\n"),
+        "chunked body ends with the final chunk: {:?}",
+        String::from_utf8_lossy(&tail)
+    );
+}
+
+/// One client reconnects 1 000 times while events are published
+/// continuously, each time with the last id it saw, as `EventSource` does
+/// (reading 0 to 3 events per connection): it receives every event exactly
+/// once, in order, and never a reset.
+pub async fn hub_thousand_reconnects_deliver_every_event_once_in_order<F: HubFramework>() {
+    const RECONNECTS: u32 = 1_000;
+    const MAX_EVENTS: u64 = 200_000;
+    let hub = Hub::builder()
+        .history_events(usize::try_from(MAX_EVENTS).unwrap_or(usize::MAX))
+        .history_bytes(64 << 20)
+        .replay_events(usize::try_from(MAX_EVENTS).unwrap_or(usize::MAX))
+        .replay_bytes(64 << 20)
+        .build();
+    let server = F::serve_hub(hub.clone()).await;
+    let done = Arc::new(AtomicBool::new(false));
+    let mut publisher = {
+        let (hub, done) = (hub.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while !done.load(Ordering::SeqCst) && n < MAX_EVENTS {
+                n += 1;
+                hub.publish("re", n.to_string()).expect("valid topic");
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            n
+        })
+    };
+    let mut seen: Vec<u64> = Vec::new();
+    let mut last_id: Option<String> = None;
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut random_below = |bound: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % bound
+    };
+    // 1 000 cut connections, then one that reads to the end.
+    for connection in 0..=RECONNECTS {
+        let end = if connection == RECONNECTS {
+            done.store(true, Ordering::SeqCst);
+            let publisher = tokio::time::timeout(STEP_TIMEOUT, &mut publisher)
+                .await
+                .expect("the publisher stops")
+                .expect("the publisher did not panic");
+            Some(publisher)
+        } else {
+            None
+        };
+        // The first connection reads at least one event, so that the client
+        // has an id (the parser does not report the id-only position marker).
+        let target = match (end, &last_id) {
+            (Some(_), _) => u64::MAX,
+            (None, None) => 1 + random_below(3),
+            (None, Some(_)) => random_below(4),
+        };
+        let headers: Vec<(&str, &[u8])> = match &last_id {
+            Some(id) => vec![("last-event-id", id.as_bytes())],
+            None => Vec::new(),
+        };
+        let mut reply = get(server.addr, "/hub/re", &headers, Version::Http1).await;
+        assert_eq!(reply.status, 200);
+        let mut parser = Oracle::new();
+        let finished = |seen: &[u64]| end.is_some_and(|end| seen.last() == Some(&end));
+        let mut got = 0u64;
+        'reading: while got < target && !finished(&seen) {
+            let chunk = reply.chunk().await.expect("the stream stays open");
+            for item in parser.feed(&chunk) {
+                match item {
+                    Parsed::Event {
+                        ty,
+                        data,
+                        last_event_id,
+                    } => {
+                        assert_eq!(ty, "message", "no reset, connection {connection}: {data}");
+                        seen.push(data.parse().expect("a number"));
+                        last_id = Some(last_event_id);
+                        got += 1;
+                        // Cut mid-chunk: the rest of this chunk is lost, as
+                        // when a connection drops.
+                        if got >= target || finished(&seen) {
+                            break 'reading;
+                        }
+                    }
+                    Parsed::Error { message } => panic!("parser error: {message}"),
+                    _ => {}
+                }
+            }
+        }
+        drop(reply);
+    }
+    let published = hub.stats().published;
+    let first = *seen.first().expect("events were received");
+    assert_eq!(
+        seen,
+        (first..=published).collect::<Vec<_>>(),
+        "every event from the first one seen, exactly once, in order"
+    );
+    assert_eq!(hub.stats().resets, ssekit::ResetCounts::default());
+    eprintln!(
+        "{}: {RECONNECTS} reconnects, events {first}..={published} each received once",
+        F::NAME
+    );
+    assert!(
+        hub.stats().resumed >= u64::from(RECONNECTS),
+        "{:?}",
+        hub.stats()
+    );
+}
