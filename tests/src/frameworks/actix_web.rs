@@ -64,6 +64,7 @@ impl Framework for ActixWeb {
                         .route("/sse/{name}/{probe}", web::get().to(sse))
                         .route("/chunked/{name}/{probe}", web::get().to(chunked))
                 })
+                .on_connect(ssekit_actix_web::on_connect)
                 .workers(2)
                 .disable_signals()
                 .listen_auto_h2c(listener)
