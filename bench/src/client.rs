@@ -110,6 +110,8 @@ pub struct Response {
     stream: TcpStream,
     buf: Vec<u8>,
     chunked: Option<Chunked>,
+    /// Body bytes still to come, for a `Content-Length` body.
+    length: Option<usize>,
     /// The status code.
     pub status: u16,
     leftover: Vec<u8>,
@@ -149,10 +151,15 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str) -> io::Result<R
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| io::Error::other("bad status line"))?;
     let chunked = text.contains("transfer-encoding: chunked");
+    let length = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok());
     Ok(Response {
         stream,
         buf,
         chunked: chunked.then(|| Chunked::Size(Vec::new())),
+        length: if chunked { None } else { length },
         status,
         leftover: head[end..].to_vec(),
     })
@@ -165,6 +172,9 @@ impl Response {
     ///
     /// I/O errors and malformed chunked framing.
     pub async fn next(&mut self, out: &mut impl FnMut(&[u8])) -> io::Result<bool> {
+        if self.length == Some(0) {
+            return Ok(false);
+        }
         let n = if self.leftover.is_empty() {
             if matches!(self.chunked, Some(Chunked::Done)) {
                 return Ok(false);
@@ -188,6 +198,12 @@ impl Response {
             n
         };
         let Some(state) = self.chunked.as_mut() else {
+            if let Some(left) = self.length.as_mut() {
+                let take = (*left).min(n);
+                out(&self.buf[..take]);
+                *left -= take;
+                return Ok(*left > 0);
+            }
             out(&self.buf[..n]);
             return Ok(true);
         };

@@ -237,6 +237,8 @@ pin_project! {
         // Boxed so that the stream is `Unpin` whenever `S` is; made on the
         // first idle poll, so a stream that never idles never allocates it.
         timer: Option<Pin<Box<Sleep>>>,
+        // When the last frame was written, if after the timer was set.
+        last_frame: Option<Instant>,
         keep_alive: Option<KeepAlive>,
         probe: Probe,
         preamble: Option<Bytes>,
@@ -267,6 +269,7 @@ where
         Self {
             inner,
             timer: None,
+            last_frame: None,
             keep_alive: Some(KeepAlive::new()),
             probe: Probe::Unset,
             preamble: None,
@@ -488,8 +491,11 @@ where
         }
         let idle_write = Self::idle_write(this.keep_alive.as_ref(), *this.probe);
         if let Some(frame) = batch.finish().or_else(|| this.pending.take()) {
-            if let (Some((interval, _)), Some(timer)) = (&idle_write, this.timer.as_mut()) {
-                timer.as_mut().reset(Instant::now() + *interval);
+            if idle_write.is_some() && this.timer.is_some() {
+                // Not a timer reset per frame (a timer-wheel update each):
+                // the timer, when it fires, moves itself to this instant plus
+                // the interval.
+                *this.last_frame = Some(Instant::now());
             }
             return Poll::Ready(Some(frame));
         }
@@ -504,11 +510,21 @@ where
         let timer = this
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(interval)));
-        if timer.as_mut().poll(cx).is_ready() {
-            timer.as_mut().reset(Instant::now() + interval);
-            return Poll::Ready(Some(bytes));
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let now = Instant::now();
+            match this.last_frame.take() {
+                // Something was written since the timer was set: idle only
+                // from then on.
+                Some(last) if last + interval > now => timer.as_mut().reset(last + interval),
+                _ => {
+                    timer.as_mut().reset(now + interval);
+                    return Poll::Ready(Some(bytes));
+                }
+            }
         }
-        Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

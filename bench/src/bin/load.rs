@@ -175,12 +175,16 @@ async fn open_hub_streams(addr: SocketAddr, count: usize) -> Vec<client::Respons
     out
 }
 
-/// Waits (bounded) until the server reports `target` subscribers; the time
+/// Waits (bounded) until the server's subscriber count meets `ok`; the time
 /// it took, or `None` if it did not happen within `bound`.
-async fn wait_subscribers(addr: SocketAddr, target: usize, bound: Duration) -> Option<Duration> {
+async fn wait_subscribers(
+    addr: SocketAddr,
+    ok: impl Fn(usize) -> bool,
+    bound: Duration,
+) -> Option<Duration> {
     let start = Instant::now();
     while start.elapsed() < bound {
-        if client::subscribers(addr).await.ok() == Some(target) {
+        if client::subscribers(addr).await.is_ok_and(&ok) {
             return Some(start.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -206,7 +210,7 @@ async fn fanout_run(
     if streams.len() != subs {
         return Err(format!("{} of {subs} subscribers connected", streams.len()));
     }
-    if wait_subscribers(addr, subs, Duration::from_secs(20))
+    if wait_subscribers(addr, |n| n >= subs, Duration::from_secs(20))
         .await
         .is_none()
     {
@@ -302,7 +306,7 @@ async fn idle_run(server: &Server, plan: Plan) -> Result<Idle, String> {
     let before = rss_kib(pid).ok_or("no RSS")?;
     let mut streams = open_hub_streams(server.addr, plan.idle_streams).await;
     let count = streams.len();
-    if wait_subscribers(server.addr, count, Duration::from_secs(30))
+    if wait_subscribers(server.addr, |n| n >= count, Duration::from_secs(30))
         .await
         .is_none()
     {
@@ -316,8 +320,11 @@ async fn idle_run(server: &Server, plan: Plan) -> Result<Idle, String> {
     let t1 = cpu_ticks(pid).ok_or("no CPU")?;
     let cpu_percent = (t1 - t0) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0;
     // One client leaves; the time until the server's subscriber count drops.
+    let registered = client::subscribers(server.addr)
+        .await
+        .map_err(|e| e.to_string())?;
     drop(streams.pop());
-    let notice = wait_subscribers(server.addr, count - 1, plan.departure_bound).await;
+    let notice = wait_subscribers(server.addr, |n| n < registered, plan.departure_bound).await;
     drop(streams);
     Ok(Idle {
         kib_per_stream: (after - before) / count as f64,
@@ -384,6 +391,17 @@ async fn main() -> ExitCode {
     }
     let mut failed = false;
 
+    // The limit formats each shape's body on its first request: not timed.
+    for server in servers.iter().filter(|s| s.flavour == "limit") {
+        for &(_, size, lines) in &SHAPES {
+            let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
+            if let Err(err) = stream_run(server.addr, n, size, lines).await {
+                eprintln!("bench-load: {} warm-up {size}: {err}", server.name());
+                failed = true;
+            }
+        }
+    }
+
     // 1. One stream: events/s per shape, servers interleaved rep by rep.
     let mut rates: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
     for rep in 0..plan.stream_reps {
@@ -425,7 +443,7 @@ async fn main() -> ExitCode {
                     }
                 }
                 // Let departed subscribers go before the next server runs.
-                let _ = wait_subscribers(servers[i].addr, 0, Duration::from_secs(2)).await;
+                let _ = wait_subscribers(servers[i].addr, |n| n == 0, Duration::from_secs(2)).await;
             }
         }
         eprintln!(
