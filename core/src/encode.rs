@@ -22,7 +22,7 @@
 //! and `\n` alike, so a lone `\r` can never start a new field; `id` and `event`
 //! never contain one (see [`EventId`](crate::EventId)).
 //!
-//! One pass: line breaks are found with `memchr2` and each line is written as
+//! One pass: line breaks are found with `memchr2_iter` and each line is written as
 //! soon as it is found. The buffer is reserved up front from
 //! [`size_hint`], which is exact for values without line breaks (the common
 //! case); when a value turns out to have many short lines, the rest of it is
@@ -32,7 +32,7 @@
 //! [spec]: https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
 
 use bytes::{BufMut, Bytes, BytesMut};
-use memchr::memchr2;
+use memchr::memchr2_iter;
 
 use crate::event::Event;
 
@@ -57,40 +57,64 @@ fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     }
 }
 
-/// Writes every line of `text` as a `name` field, split at `\r\n`, `\r` and
-/// `\n`. The empty text is one empty line; a trailing break yields an empty
-/// last line.
+/// Writes every line of `text` as a field: `prefix` (`"data: "`) then the
+/// line and `\n`, or `empty` (`"data:\n"`) for an empty line. Lines are
+/// split at `\r\n`, `\r` and `\n`; the empty text is one empty line, and a
+/// trailing break yields an empty last line.
 ///
 /// The caller has reserved room for `text` as one line. On the first break,
 /// room for the rest is reserved once, assuming the other lines are as long
 /// as the first: exact for evenly sized lines, and at worst a few doublings.
-fn put_lines(buf: &mut BytesMut, name: &[u8], text: &str) {
+/// A line that ends with `\n` is copied together with its break: two copies
+/// per line, whose prefix is a constant.
+#[inline(always)]
+fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], text: &str) {
     let bytes = text.as_bytes();
-    let Some(first) = memchr2(b'\n', b'\r', bytes) else {
-        put_field(buf, name, bytes);
+    let mut breaks = memchr2_iter(b'\n', b'\r', bytes);
+    let Some(first) = breaks.next() else {
+        put_line(buf, prefix, empty, bytes);
         return;
     };
-    // Lines still to come, if they are as long as the first (+1 for its break);
-    // each costs the field name, `: ` and `\n` on top of its bytes.
+    // Lines still to come, if they are as long as the first (+1 for its break).
     let rest = bytes.len() - first;
     let more_lines = rest / (first + 1) + 1;
-    buf.reserve(more_lines.saturating_mul(name.len() + 3));
+    buf.reserve(more_lines.saturating_mul(prefix.len() + 1));
 
     let mut start = 0;
     let mut end = first;
     loop {
-        put_field(buf, name, &bytes[start..end]);
-        start = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
-            end + 2
+        let line = &bytes[start..end];
+        if bytes[end] == b'\n' && !line.is_empty() {
+            buf.put_slice(prefix);
+            buf.put_slice(&bytes[start..=end]);
+            start = end + 1;
         } else {
-            end + 1
-        };
-        match memchr2(b'\n', b'\r', &bytes[start..]) {
-            Some(offset) => end = start + offset,
+            put_line(buf, prefix, empty, line);
+            if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+                // The `\n` of this `\r\n` is the iterator's next match.
+                breaks.next();
+                start = end + 2;
+            } else {
+                start = end + 1;
+            }
+        }
+        match breaks.next() {
+            Some(next) => end = next,
             None => break,
         }
     }
-    put_field(buf, name, &bytes[start..]);
+    put_line(buf, prefix, empty, &bytes[start..]);
+}
+
+#[inline(always)]
+fn put_line(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], line: &[u8]) {
+    if line.is_empty() {
+        buf.put_slice(empty);
+    } else {
+        buf.put_slice(prefix);
+        buf.put_slice(line);
+        buf.put_u8(b'\n');
+    }
 }
 
 /// The number of bytes [`encode_into`] writes for `event` when its data and
@@ -129,7 +153,7 @@ fn digits(mut n: u128) -> usize {
 pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
     buf.reserve(size_hint(event));
     for comment in &event.comments {
-        put_lines(buf, b"", comment);
+        put_lines(buf, b": ", b":\n", comment);
     }
     if let Some(id) = &event.id {
         put_field(buf, b"id", id.as_str().as_bytes());
@@ -153,7 +177,7 @@ pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
         put_field(buf, b"retry", &text[start..]);
     }
     if let Some(data) = &event.data {
-        put_lines(buf, b"data", data);
+        put_lines(buf, b"data: ", b"data:\n", data);
     }
     buf.put_u8(b'\n');
 }
@@ -169,7 +193,7 @@ pub(crate) fn encode(event: &Event) -> Bytes {
 /// would end an event (used for keep-alive).
 pub(crate) fn comment_lines(text: &str) -> Bytes {
     let mut buf = BytesMut::with_capacity(field_len(b"", text.len()));
-    put_lines(&mut buf, b"", text);
+    put_lines(&mut buf, b": ", b":\n", text);
     buf.freeze()
 }
 

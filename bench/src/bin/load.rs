@@ -425,10 +425,32 @@ async fn main() -> ExitCode {
         );
     }
 
-    // 2. Fan-out, built-in and ssekit only.
+    // The hub routes: built-in and ssekit only.
     let hub_servers: Vec<usize> = (0..servers.len())
         .filter(|&i| servers[i].flavour != "limit")
         .collect();
+
+    // 2. Idle streams and departure, on servers that no fan-out has used
+    //    yet (a built-in that does not notice departures would still hold
+    //    the fan-out's subscribers).
+    let mut idle: BTreeMap<usize, Idle> = BTreeMap::new();
+    for &i in &hub_servers {
+        match idle_run(&servers[i], plan).await {
+            Ok(result) => {
+                idle.insert(i, result);
+            }
+            Err(err) => {
+                eprintln!("bench-load: {} idle: {err}", servers[i].name());
+                failed = true;
+            }
+        }
+    }
+    eprintln!(
+        "bench-load: idle done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 3. Fan-out, built-in and ssekit only.
     let fanouts: [(usize, u64, u64); 2] = [(1000, 200, 500), (5000, 20, 50)];
     let mut fan: BTreeMap<(usize, usize), Vec<Fanout>> = BTreeMap::new();
     for rep in 0..plan.fanout_reps {
@@ -452,24 +474,6 @@ async fn main() -> ExitCode {
             started.elapsed().as_secs_f64()
         );
     }
-
-    // 3. Idle streams and departure.
-    let mut idle: BTreeMap<usize, Idle> = BTreeMap::new();
-    for &i in &hub_servers {
-        match idle_run(&servers[i], plan).await {
-            Ok(result) => {
-                idle.insert(i, result);
-            }
-            Err(err) => {
-                eprintln!("bench-load: {} idle: {err}", servers[i].name());
-                failed = true;
-            }
-        }
-    }
-    eprintln!(
-        "bench-load: idle done ({:.0} s)",
-        started.elapsed().as_secs_f64()
-    );
 
     // The table.
     let index = |framework: &str, flavour: &str| {
