@@ -23,9 +23,11 @@ commands:
                 scenario, one column per framework); exits non-zero on any FAIL
                 options: --framework NAME (repeatable: axum, actix-web, warp, poem)
                                                   --json FILE (also write the matrix as JSON)
-  bench         criterion benchmarks: each framework's built-in SSE against
-                ssekit through its adapter, printed as ratios from one run
-                options: --quick (shorter warm-up and measurement)";
+  bench         real-socket benchmark (BENCH-CONTRACT): each framework's built-in
+                SSE, ssekit through its adapter and the pre-formatted limit,
+                one table of ratios from one run; writes target/bench/ratios.svg
+                options: --quick (under 3 minutes once built)
+                         --criterion (the in-process response-body micro-benchmark)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -13,10 +13,8 @@ use std::future::Future;
 use std::io;
 use std::os::fd::AsFd as _;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use actix_web::dev::Extensions;
-use futures_core::Stream;
 use tokio::io::Interest;
 use tokio::sync::{oneshot, watch};
 
@@ -112,25 +110,5 @@ impl Departure {
                 std::future::pending::<()>().await;
             }
         })
-    }
-}
-
-/// A response stream that ends when the client has left.
-pub(crate) struct UntilDeparted<S> {
-    pub(crate) stream: S,
-    pub(crate) departed: Option<Pin<Box<dyn Future<Output = ()>>>>,
-}
-
-impl<S: Stream + Unpin> Stream for UntilDeparted<S> {
-    type Item = S::Item;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
-        if let Some(departed) = self.departed.as_mut() {
-            if departed.as_mut().poll(cx).is_ready() {
-                self.departed = None;
-                return Poll::Ready(None);
-            }
-        }
-        Pin::new(&mut self.stream).poll_next(cx)
     }
 }

@@ -1,4 +1,6 @@
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::body::BoxBody;
@@ -8,7 +10,7 @@ use futures_core::Stream;
 use futures_util::StreamExt as _;
 use ssekit::{ChunkItem, EventItem};
 
-use crate::departure::{Departure, UntilDeparted};
+use crate::departure::Departure;
 use crate::types::{ChunkedResponse, SseResponse};
 
 /// A fast disconnect probe interval, for connections [`on_connect`](crate::on_connect)
@@ -25,11 +27,12 @@ where
     type Body = BoxBody;
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
-        let departed = req.conn_data::<Departure>().map(Departure::departed);
-        let stream = UntilDeparted {
-            stream: Box::pin(self.into_inner()),
-            departed,
+        // Ends when the client has left, if `on_connect` watches the connection.
+        let departed: Pin<Box<dyn Future<Output = ()>>> = match req.conn_data::<Departure>() {
+            Some(departure) => departure.departed(),
+            None => Box::pin(std::future::pending()),
         };
+        let stream = self.into_inner().take_until(departed);
         let mut response = HttpResponse::Ok();
         for header in ssekit::RESPONSE_HEADERS {
             response.insert_header(header);

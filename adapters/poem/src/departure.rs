@@ -1,21 +1,12 @@
 //! Noticing that a client left, without writing to its idle stream.
 //!
-//! Why poem needs this while axum, which also runs hyper, does not: hyper's
-//! HTTP/1 connection reads the client's FIN while it writes a response and
-//! ends the connection with an "unexpected EOF" error, dropping the body.
-//! poem's `serve_connection` (poem 3.1, `server.rs`) treats the end of the
-//! connection future as a cue for a graceful shutdown and then awaits the
-//! same connection again; hyper, polled again, takes up the response where it
-//! left off, with its read side closed. From then on only a failing write
-//! ends it: an idle event stream lives on until its next write, and the write
-//! after that.
-//!
-//! [`NoticeDepartures`] wraps poem's acceptor so that, once a connection has
-//! read the client's end of stream, its writes and flushes fail at once,
-//! without a system call. hyper flushes on every poll of the connection, so
-//! the connection ends on that second poll and drops the response: the same
-//! outcome as hyper's own default on axum, where end of stream mid-response
-//! ends the connection.
+//! hyper reads the client's FIN while it writes a response and ends the
+//! connection future with an "unexpected EOF" error, as under axum; but poem
+//! 3.1's `serve_connection` then starts a graceful shutdown and awaits the
+//! same connection again, and hyper takes up the response where it left off.
+//! [`NoticeDepartures`] makes a connection's writes and flushes fail, without
+//! a system call, once it has read the client's end of stream: hyper flushes
+//! on that second poll and drops the response, as it does under axum.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -74,15 +65,11 @@ impl<A: Acceptor> Acceptor for NoticeDepartures<A> {
         let accept = self.0.accept();
         async move {
             let (io, local, remote, scheme) = accept.await?;
-            Ok((
-                DepartureIo {
-                    io,
-                    read_eof: false,
-                },
-                local,
-                remote,
-                scheme,
-            ))
+            let io = DepartureIo {
+                io,
+                read_eof: false,
+            };
+            Ok((io, local, remote, scheme))
         }
     }
 }
