@@ -302,8 +302,11 @@ impl<S> EventStream<S> {
     /// fails, which over TCP is the second write after the client left. A
     /// probe bounds that: the client's departure is noticed within about two
     /// intervals, so a handler waiting on [`Sender::closed`](crate::Sender::closed)
-    /// stops even while it has nothing to send. The adapters of such servers
-    /// set a probe unless this method was called; see their docs.
+    /// stops even while it has nothing to send. It costs a write per idle
+    /// stream per interval, so no adapter sets one by default: the actix-web
+    /// and poem adapters notice the client's FIN without writing
+    /// (`ssekit_actix_web::on_connect`, `ssekit_poem::NoticeDepartures`), and
+    /// this is the opt-in fallback where they cannot (e.g. actix-web over TLS).
     pub fn disconnect_probe(mut self, interval: Option<Duration>) -> Self {
         self.probe = match interval {
             Some(interval) => Probe::Every(interval.max(KeepAlive::MIN_INTERVAL)),
