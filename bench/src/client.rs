@@ -252,6 +252,19 @@ impl Response {
         Ok(!matches!(self.chunked, Some(Chunked::Done)))
     }
 
+    /// Closes the connection with a FIN, as a client that leaves cleanly
+    /// does: bytes that have arrived are read first (closing a socket with
+    /// unread bytes sends a reset, which every server notices at once).
+    pub fn close(self) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.stream.try_read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        drop(self);
+    }
+
     /// The whole body, for short responses.
     ///
     /// # Errors

@@ -69,7 +69,7 @@ async fn idle_stream_is_silent_and_departure_is_noticed(bin: &str) {
         "{bin}: wrote {:?} to an idle stream within 1.5 s (keep-alive is 15 s)",
         String::from_utf8_lossy(&written)
     );
-    drop(stream);
+    stream.close();
     assert!(
         subscribers_become(server.1, 0).await,
         "{bin}: the departed idle client was not noticed within 10 s"

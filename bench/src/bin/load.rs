@@ -323,7 +323,9 @@ async fn idle_run(server: &Server, plan: Plan) -> Result<Idle, String> {
     let registered = client::subscribers(server.addr)
         .await
         .map_err(|e| e.to_string())?;
-    drop(streams.pop());
+    if let Some(leaving) = streams.pop() {
+        leaving.close();
+    }
     let notice = wait_subscribers(server.addr, |n| n < registered, plan.departure_bound).await;
     drop(streams);
     Ok(Idle {
