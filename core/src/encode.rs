@@ -22,32 +22,19 @@
 //! and `\n` alike, so a lone `\r` can never start a new field; `id` and `event`
 //! never contain one (see [`EventId`](crate::EventId)).
 //!
-//! The length is computed first and the bytes written into one allocation.
+//! One pass: line breaks are found with `memchr2_iter` and each line is written as
+//! soon as it is found. The buffer is reserved up front from
+//! [`size_hint`], which is exact for values without line breaks (the common
+//! case); when a value turns out to have many short lines, the rest of it is
+//! reserved once, from the length of the first line, so that the buffer grows
+//! at most a few times and is never scanned twice.
 //!
 //! [spec]: https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
 
 use bytes::{BufMut, Bytes, BytesMut};
+use memchr::memchr2_iter;
 
 use crate::event::Event;
-
-/// Calls `f` with every line of `text`, split at `\r\n`, `\r` and `\n`.
-/// The empty text is one empty line; a trailing break yields an empty last line.
-fn for_each_line(text: &str, mut f: impl FnMut(&[u8])) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'\n' || b == b'\r') {
-        let end = i + offset;
-        f(&bytes[start..end]);
-        i = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
-            end + 2
-        } else {
-            end + 1
-        };
-        start = i;
-    }
-    f(&bytes[start..]);
-}
 
 /// Bytes of one `name: value\n` line (or `name:\n` for an empty value).
 const fn field_len(name: &[u8], value_len: usize) -> usize {
@@ -58,6 +45,7 @@ const fn field_len(name: &[u8], value_len: usize) -> usize {
     }
 }
 
+#[inline]
 fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     buf.put_slice(name);
     if value.is_empty() {
@@ -69,17 +57,73 @@ fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
     }
 }
 
-fn multiline_len(name: &[u8], text: &str) -> usize {
-    let mut len = 0;
-    for_each_line(text, |line| len += field_len(name, line.len()));
-    len
+/// Writes every line of `text` as a field: `prefix` (`"data: "`) then the
+/// line and `\n`, or `empty` (`"data:\n"`) for an empty line. Lines are
+/// split at `\r\n`, `\r` and `\n`; the empty text is one empty line, and a
+/// trailing break yields an empty last line.
+///
+/// The caller has reserved room for `text` as one line. On the first break,
+/// room for the rest is reserved once, assuming the other lines are as long
+/// as the first: exact for evenly sized lines, and at worst a few doublings.
+/// A line that ends with `\n` is copied together with its break: two copies
+/// per line, whose prefix is a constant.
+#[inline(always)]
+fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], text: &str) {
+    let bytes = text.as_bytes();
+    let mut breaks = memchr2_iter(b'\n', b'\r', bytes);
+    let Some(first) = breaks.next() else {
+        put_line(buf, prefix, empty, bytes);
+        return;
+    };
+    // Lines still to come, if they are as long as the first (+1 for its break).
+    let rest = bytes.len() - first;
+    let more_lines = rest / (first + 1) + 1;
+    buf.reserve(more_lines.saturating_mul(prefix.len() + 1));
+
+    let mut start = 0;
+    let mut end = first;
+    loop {
+        let line = &bytes[start..end];
+        if bytes[end] == b'\n' && !line.is_empty() {
+            buf.put_slice(prefix);
+            buf.put_slice(&bytes[start..=end]);
+            start = end + 1;
+        } else {
+            put_line(buf, prefix, empty, line);
+            if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+                // The `\n` of this `\r\n` is the iterator's next match.
+                breaks.next();
+                start = end + 2;
+            } else {
+                start = end + 1;
+            }
+        }
+        match breaks.next() {
+            Some(next) => end = next,
+            None => break,
+        }
+    }
+    put_line(buf, prefix, empty, &bytes[start..]);
 }
 
-/// The exact number of bytes [`encode_into`] writes for `event`.
-pub(crate) fn encoded_len(event: &Event) -> usize {
+#[inline(always)]
+fn put_line(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], line: &[u8]) {
+    if line.is_empty() {
+        buf.put_slice(empty);
+    } else {
+        buf.put_slice(prefix);
+        buf.put_slice(line);
+        buf.put_u8(b'\n');
+    }
+}
+
+/// The number of bytes [`encode_into`] writes for `event` when its data and
+/// comments have no line break (exact then; otherwise a lower bound). Does
+/// not scan the data.
+pub(crate) fn size_hint(event: &Event) -> usize {
     let mut len = 1; // the blank line
     for comment in &event.comments {
-        len += multiline_len(b"", comment);
+        len += field_len(b"", comment.len());
     }
     if let Some(id) = &event.id {
         len += field_len(b"id", id.as_str().len());
@@ -91,7 +135,7 @@ pub(crate) fn encoded_len(event: &Event) -> usize {
         len += field_len(b"retry", digits(retry.as_millis()));
     }
     if let Some(data) = &event.data {
-        len += multiline_len(b"data", data);
+        len += field_len(b"data", data.len());
     }
     len
 }
@@ -105,10 +149,11 @@ fn digits(mut n: u128) -> usize {
     count
 }
 
-/// Writes `event` into `buf`.
+/// Appends `event` to `buf`, reserving room for it first.
 pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
+    buf.reserve(size_hint(event));
     for comment in &event.comments {
-        for_each_line(comment, |line| put_field(buf, b"", line));
+        put_lines(buf, b": ", b":\n", comment);
     }
     if let Some(id) = &event.id {
         put_field(buf, b"id", id.as_str().as_bytes());
@@ -132,25 +177,23 @@ pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
         put_field(buf, b"retry", &text[start..]);
     }
     if let Some(data) = &event.data {
-        for_each_line(data, |line| put_field(buf, b"data", line));
+        put_lines(buf, b"data: ", b"data:\n", data);
     }
     buf.put_u8(b'\n');
 }
 
-/// Encodes `event` into one exactly sized allocation.
+/// Encodes `event` into one allocation of its own.
 pub(crate) fn encode(event: &Event) -> Bytes {
-    let len = encoded_len(event);
-    let mut buf = BytesMut::with_capacity(len);
+    let mut buf = BytesMut::new();
     encode_into(event, &mut buf);
-    debug_assert_eq!(buf.len(), len, "encoded_len must predict encode_into");
     buf.freeze()
 }
 
 /// Encodes comment text as lone comment lines, without the blank line that
 /// would end an event (used for keep-alive).
 pub(crate) fn comment_lines(text: &str) -> Bytes {
-    let mut buf = BytesMut::with_capacity(multiline_len(b"", text));
-    for_each_line(text, |line| put_field(&mut buf, b"", line));
+    let mut buf = BytesMut::with_capacity(field_len(b"", text.len()));
+    put_lines(&mut buf, b": ", b":\n", text);
     buf.freeze()
 }
 
@@ -161,10 +204,68 @@ mod tests {
     use super::*;
     use crate::{EventId, EventType};
 
+    /// Encodes `event` and checks it against the reference below.
     fn enc(event: &Event) -> Bytes {
         let bytes = encode(event);
-        assert_eq!(bytes.len(), encoded_len(event), "length prediction");
+        assert_eq!(bytes, reference(event), "memchr encoder vs reference");
         bytes
+    }
+
+    /// A byte-at-a-time reference encoder, written straight from the grammar.
+    fn reference(event: &Event) -> Vec<u8> {
+        fn lines(text: &str) -> Vec<&[u8]> {
+            let bytes = text.as_bytes();
+            let mut out = Vec::new();
+            let (mut start, mut i) = (0, 0);
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                        out.push(&bytes[start..i]);
+                        i += 2;
+                        start = i;
+                    }
+                    b'\r' | b'\n' => {
+                        out.push(&bytes[start..i]);
+                        i += 1;
+                        start = i;
+                    }
+                    _ => i += 1,
+                }
+            }
+            out.push(&bytes[start..]);
+            out
+        }
+        fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+            out.extend_from_slice(name);
+            out.push(b':');
+            if !value.is_empty() {
+                out.push(b' ');
+                out.extend_from_slice(value);
+            }
+            out.push(b'\n');
+        }
+        let mut out = Vec::new();
+        for comment in &event.comments {
+            for line in lines(comment) {
+                field(&mut out, b"", line);
+            }
+        }
+        if let Some(id) = &event.id {
+            field(&mut out, b"id", id.as_str().as_bytes());
+        }
+        if let Some(ty) = &event.event {
+            field(&mut out, b"event", ty.as_str().as_bytes());
+        }
+        if let Some(retry) = event.retry {
+            field(&mut out, b"retry", retry.as_millis().to_string().as_bytes());
+        }
+        if let Some(data) = &event.data {
+            for line in lines(data) {
+                field(&mut out, b"data", line);
+            }
+        }
+        out.push(b'\n');
+        out
     }
 
     #[test]
@@ -271,5 +372,45 @@ mod tests {
             &*enc(&Event::new("héllo\u{2028}wörld\u{feff}")),
             "data: héllo\u{2028}wörld\u{feff}\n\n".as_bytes()
         );
+    }
+
+    #[test]
+    fn many_short_lines() {
+        let data = "ab\n".repeat(1000);
+        let bytes = enc(&Event::new(data.clone()).id(EventId::from_static("9")));
+        let expected = format!("id: 9\n{}data:\n\n", "data: ab\n".repeat(1000));
+        assert_eq!(bytes, expected.as_bytes());
+
+        let only_breaks = "\n".repeat(500);
+        let expected = format!("{}\n", "data:\n".repeat(501));
+        assert_eq!(enc(&Event::new(only_breaks)), expected.as_bytes());
+
+        let mixed = "a\r\nbb\rccc\n".repeat(300);
+        enc(&Event::new(mixed));
+    }
+
+    #[test]
+    fn lines_of_uneven_length_and_every_break_kind() {
+        // Break kinds and line lengths cycling through awkward combinations,
+        // including a `\r\n` split across the first-line estimate.
+        let mut data = String::new();
+        for i in 0..2000_usize {
+            data.push_str(&"y".repeat(i % 37));
+            data.push_str(["\n", "\r", "\r\n", "\n\r"][i % 4]);
+        }
+        enc(&Event::new(data.clone()));
+        enc(&Event::new(format!("{data}tail")).comment(data.as_str().to_owned()));
+        enc(&Event::new("\r"));
+        enc(&Event::new("\r\n"));
+        enc(&Event::new("x\r"));
+    }
+
+    #[test]
+    fn size_hint_is_exact_without_line_breaks() {
+        let event = Event::new("x".repeat(4096))
+            .id(EventId::from_static("42"))
+            .retry(Duration::from_millis(100))
+            .comment("c");
+        assert_eq!(encode(&event).len(), size_hint(&event));
     }
 }

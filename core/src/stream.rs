@@ -36,9 +36,20 @@ mod sealed {
     note = "map your items first, e.g. `stream.map(ssekit::Event::new)` for text"
 )]
 pub trait EventItem: sealed::Sealed {
-    /// The wire bytes, or the error that ends the stream, already logged.
+    /// The event, or the error that ends the stream, already logged.
     #[doc(hidden)]
-    fn into_frame(self) -> Result<Bytes, ItemFailed>;
+    fn into_frame(self) -> Result<Frame, ItemFailed>;
+}
+
+/// One item, ready to be written: an event still to be encoded, or the bytes
+/// of an [`EncodedEvent`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Frame {
+    /// Encoded straight into the frame being built.
+    Event(Event),
+    /// Already encoded, shared.
+    Encoded(Bytes),
 }
 
 /// Marker for an item that ended the stream; the cause is already logged.
@@ -48,21 +59,21 @@ pub struct ItemFailed(());
 
 impl sealed::Sealed for Event {}
 impl EventItem for Event {
-    fn into_frame(self) -> Result<Bytes, ItemFailed> {
-        Ok(encode::encode(&self))
+    fn into_frame(self) -> Result<Frame, ItemFailed> {
+        Ok(Frame::Event(self))
     }
 }
 
 impl sealed::Sealed for EncodedEvent {}
 impl EventItem for EncodedEvent {
-    fn into_frame(self) -> Result<Bytes, ItemFailed> {
-        Ok(self.0)
+    fn into_frame(self) -> Result<Frame, ItemFailed> {
+        Ok(Frame::Encoded(self.0))
     }
 }
 
 impl<T: EventItem, E: std::error::Error> sealed::Sealed for Result<T, E> {}
 impl<T: EventItem, E: std::error::Error> EventItem for Result<T, E> {
-    fn into_frame(self) -> Result<Bytes, ItemFailed> {
+    fn into_frame(self) -> Result<Frame, ItemFailed> {
         match self {
             Ok(item) => item.into_frame(),
             Err(error) => {
@@ -172,6 +183,14 @@ impl fmt::Debug for KeepAlive {
 /// The most bytes of ready events joined into one frame.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
 
+/// From this size on, an event is not joined with others: an
+/// [`EncodedEvent`] is handed on as its own shared `Bytes`, uncopied, and an
+/// [`Event`] that would not fit in the frame being built is encoded into an
+/// allocation of its own rather than growing (and so copying) the frame.
+/// Below it, joining saves the framework a chunk header, an iovec and a poll
+/// per event, which costs more than copying the bytes.
+pub(crate) const SHARE_THRESHOLD: usize = 8 * 1024;
+
 pin_project! {
     /// A stream of events, as the stream of wire bytes a response body writes.
     ///
@@ -182,9 +201,12 @@ pin_project! {
     ///
     /// - **Keep-alive**: on by default, see [`KeepAlive`].
     /// - **Initial `retry`**: [`EventStream::retry`] sends `retry: <ms>` first.
-    /// - **Batching**: events that are ready at the same time are written as
-    ///   one frame (up to 64 KiB): the server gets one body frame, not one per event, under
-    ///   load; an event that is ready never waits for one that is not.
+    /// - **Batching**: small events that are ready at the same time are
+    ///   encoded into one frame (up to 64 KiB), which saves the framework a
+    ///   chunk and a poll per event under load; an event of 8 KiB or more is
+    ///   its own frame, and an [`EncodedEvent`] of that size is handed on as
+    ///   its shared bytes, never copied. An event that is ready never waits
+    ///   for one that is not.
     /// - **End of stream**: when the inner stream ends, the body ends cleanly
     ///   (the final chunk is written, the HTTP/2 stream closed). A browser's
     ///   `EventSource` then reconnects after its retry time, sending
@@ -215,9 +237,13 @@ pin_project! {
         // Boxed so that the stream is `Unpin` whenever `S` is; made on the
         // first idle poll, so a stream that never idles never allocates it.
         timer: Option<Pin<Box<Sleep>>>,
+        // When the last frame was written, if after the timer was set.
+        last_frame: Option<Instant>,
         keep_alive: Option<KeepAlive>,
         probe: Probe,
         preamble: Option<Bytes>,
+        // A large frame taken after a batch, written on the next poll.
+        pending: Option<Bytes>,
         done: bool,
     }
 }
@@ -243,9 +269,11 @@ where
         Self {
             inner,
             timer: None,
+            last_frame: None,
             keep_alive: Some(KeepAlive::new()),
             probe: Probe::Unset,
             preamble: None,
+            pending: None,
             done: false,
         }
     }
@@ -274,8 +302,11 @@ impl<S> EventStream<S> {
     /// fails, which over TCP is the second write after the client left. A
     /// probe bounds that: the client's departure is noticed within about two
     /// intervals, so a handler waiting on [`Sender::closed`](crate::Sender::closed)
-    /// stops even while it has nothing to send. The adapters of such servers
-    /// set a probe unless this method was called; see their docs.
+    /// stops even while it has nothing to send. It costs a write per idle
+    /// stream per interval, so no adapter sets one by default: the actix-web
+    /// and poem adapters notice the client's FIN without writing
+    /// (`ssekit_actix_web::on_connect`, `ssekit_poem::NoticeDepartures`), and
+    /// this is the opt-in fallback where they cannot (e.g. actix-web over TLS).
     pub fn disconnect_probe(mut self, interval: Option<Duration>) -> Self {
         self.probe = match interval {
             Some(interval) => Probe::Every(interval.max(KeepAlive::MIN_INTERVAL)),
@@ -352,6 +383,79 @@ impl<S> fmt::Debug for EventStream<S> {
     }
 }
 
+/// The frame being built from the events that are ready together.
+#[derive(Default)]
+struct Batch {
+    /// Encoded events joined so far.
+    joined: BytesMut,
+    /// A lone small [`EncodedEvent`], not yet copied: if nothing joins it,
+    /// it is handed on as it is.
+    held: Option<Bytes>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.joined.len() + self.held.as_ref().map_or(0, Bytes::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.held.is_none()
+    }
+
+    /// Adds a frame; returns it as its own `Bytes` instead when it is large:
+    /// it must then follow the batch, which ends.
+    fn push(&mut self, frame: Frame) -> Option<Bytes> {
+        match frame {
+            Frame::Event(event) => {
+                let hint = encode::size_hint(&event);
+                if hint >= SHARE_THRESHOLD {
+                    return Some(encode::encode(&event));
+                }
+                self.make_room();
+                encode::encode_into(&event, &mut self.joined);
+                None
+            }
+            Frame::Encoded(bytes) => {
+                if bytes.len() >= SHARE_THRESHOLD {
+                    Some(bytes)
+                } else if self.is_empty() {
+                    self.held = Some(bytes);
+                    None
+                } else {
+                    self.make_room();
+                    self.joined.extend_from_slice(&bytes);
+                    None
+                }
+            }
+        }
+    }
+
+    /// Before a small event is joined: when it is the second one, reserves
+    /// room for a whole batch at once, so the frame is not copied as it grows.
+    /// A lone event keeps an exactly sized allocation.
+    fn make_room(&mut self) {
+        if self.is_empty() {
+            return;
+        }
+        if self.joined.capacity() < MAX_BATCH_BYTES {
+            let len = self.len();
+            self.joined.reserve(MAX_BATCH_BYTES + SHARE_THRESHOLD - len);
+        }
+        if let Some(held) = self.held.take() {
+            self.joined.extend_from_slice(&held);
+        }
+    }
+
+    /// The frame, if any event was added.
+    fn finish(self) -> Option<Bytes> {
+        match self.held {
+            Some(held) => Some(held),
+            None if self.joined.is_empty() => None,
+            None => Some(self.joined.freeze()),
+        }
+    }
+}
+
 impl<S> Stream for EventStream<S>
 where
     S: Stream,
@@ -364,50 +468,38 @@ where
         if let Some(preamble) = this.preamble.take() {
             return Poll::Ready(Some(preamble));
         }
+        if let Some(pending) = this.pending.take() {
+            return Poll::Ready(Some(pending));
+        }
         if *this.done {
             return Poll::Ready(None);
         }
 
         // Take every event that is ready now, without waiting for any.
-        let mut first: Option<Bytes> = None;
-        let mut batch = BytesMut::new();
-        while !*this.done {
+        let mut batch = Batch::default();
+        while !*this.done && batch.len() < MAX_BATCH_BYTES {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match item.into_frame() {
-                    Ok(frame) => match &first {
-                        None => first = Some(frame),
-                        Some(f) => {
-                            if batch.is_empty() {
-                                batch.reserve(f.len() + frame.len());
-                                batch.extend_from_slice(f);
-                            }
-                            batch.extend_from_slice(&frame);
+                    Ok(frame) => {
+                        if let Some(large) = batch.push(frame) {
+                            *this.pending = Some(large);
+                            break;
                         }
-                    },
+                    }
                     Err(ItemFailed(())) => *this.done = true,
                 },
                 Poll::Ready(None) => *this.done = true,
                 Poll::Pending => break,
             }
-            let size = if batch.is_empty() {
-                first.as_ref().map_or(0, Bytes::len)
-            } else {
-                batch.len()
-            };
-            if size >= MAX_BATCH_BYTES {
-                break;
-            }
         }
         let idle_write = Self::idle_write(this.keep_alive.as_ref(), *this.probe);
-        if let Some(first) = first {
-            if let (Some((interval, _)), Some(timer)) = (&idle_write, this.timer.as_mut()) {
-                timer.as_mut().reset(Instant::now() + *interval);
+        if let Some(frame) = batch.finish().or_else(|| this.pending.take()) {
+            if idle_write.is_some() && this.timer.is_some() {
+                // Not a timer reset per frame (a timer-wheel update each):
+                // the timer, when it fires, moves itself to this instant plus
+                // the interval.
+                *this.last_frame = Some(Instant::now());
             }
-            let frame = if batch.is_empty() {
-                first
-            } else {
-                batch.freeze()
-            };
             return Poll::Ready(Some(frame));
         }
         if *this.done {
@@ -421,11 +513,21 @@ where
         let timer = this
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(interval)));
-        if timer.as_mut().poll(cx).is_ready() {
-            timer.as_mut().reset(Instant::now() + interval);
-            return Poll::Ready(Some(bytes));
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let now = Instant::now();
+            match this.last_frame.take() {
+                // Something was written since the timer was set: idle only
+                // from then on.
+                Some(last) if last + interval > now => timer.as_mut().reset(last + interval),
+                _ => {
+                    timer.as_mut().reset(now + interval);
+                    return Poll::Ready(Some(bytes));
+                }
+            }
         }
-        Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -574,11 +676,77 @@ mod tests {
 
     #[tokio::test]
     async fn batches_are_bounded() {
+        // Small events: joined up to the cap, then a new frame.
+        let events = stream::iter(0..2000).map(|i| Event::new(format!("{i:0>90}")));
+        let frames: Vec<Bytes> = EventStream::new(events).collect().await;
+        assert!(frames.len() > 1, "2000 x 98 bytes is more than one frame");
+        for frame in &frames[..frames.len() - 1] {
+            assert!(frame.len() >= MAX_BATCH_BYTES, "only the cap ends a batch");
+            assert!(
+                frame.len() < MAX_BATCH_BYTES + 98,
+                "one event past the cap at most"
+            );
+        }
+        let total: usize = frames.iter().map(Bytes::len).sum();
+        assert_eq!(total, 2000 * 98);
+
+        // Large events: each one its own frame, none joined.
         let big = "x".repeat(40 * 1024);
         let events = stream::iter(0..4).map(move |_| Event::new(big.clone()));
         let frames: Vec<Bytes> = EventStream::new(events).collect().await;
-        assert_eq!(frames.len(), 2);
-        assert!(frames.iter().all(|f| f.len() < 2 * MAX_BATCH_BYTES));
+        assert_eq!(frames.len(), 4);
+        assert!(frames.iter().all(|f| f.len() == 40 * 1024 + 8));
+    }
+
+    #[tokio::test]
+    async fn large_event_after_small_ones_is_its_own_frame_in_order() {
+        let big = "y".repeat(2 * SHARE_THRESHOLD);
+        let events = vec![
+            Event::new("a"),
+            Event::new("b"),
+            Event::new(big.clone()),
+            Event::new("c"),
+        ];
+        let frames: Vec<Bytes> = EventStream::new(stream::iter(events)).collect().await;
+        assert_eq!(
+            frames,
+            vec![
+                Bytes::from_static(b"data: a\n\ndata: b\n\n"),
+                Bytes::from(format!("data: {big}\n\n")),
+                Bytes::from_static(b"data: c\n\n"),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn large_encoded_events_pass_through_uncopied_between_small_ones() {
+        let big = Event::new("z".repeat(SHARE_THRESHOLD)).encode();
+        let big_ptr = big.as_bytes().as_ptr();
+        let items = vec![
+            Event::new("a").encode(),
+            Event::new("b").encode(),
+            big.clone(),
+            big,
+            Event::new("c").encode(),
+        ];
+        let frames: Vec<Bytes> = EventStream::new(stream::iter(items)).collect().await;
+        assert_eq!(frames.len(), 4);
+        assert_eq!(
+            &frames[0][..],
+            b"data: a\n\ndata: b\n\n",
+            "small ones joined"
+        );
+        assert_eq!(frames[1].as_ptr(), big_ptr, "shared, not copied");
+        assert_eq!(frames[2].as_ptr(), big_ptr, "shared, not copied");
+        assert_eq!(&frames[3][..], b"data: c\n\n");
+    }
+
+    #[tokio::test]
+    async fn small_encoded_events_are_joined_with_events() {
+        let items: Vec<Result<EncodedEvent, io::Error>> =
+            vec![Ok(Event::new("a").encode()), Ok(Event::new("b").encode())];
+        let mut body = EventStream::new(stream::iter(items).chain(stream::pending()));
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\ndata: b\n\n");
     }
 
     #[tokio::test]

@@ -1,7 +1,13 @@
-//! `cargo xtask bench`: runs the criterion benchmarks and prints each
-//! framework's built-in SSE against ssekit through that framework's adapter,
-//! as ratios measured in the same run (read from criterion's
-//! `estimates.json`, not from its text output).
+//! `cargo xtask bench [--quick]`: the real-socket benchmark. Builds the
+//! `ssekit-bench` crate in release mode and runs its load client, which
+//! starts every server of `shared/BENCH-CONTRACT.md` (each framework's
+//! built-in SSE, ssekit through its adapter, the pre-formatted limit),
+//! drives them over loopback interleaved rep by rep, prints one table of
+//! ratios and writes `target/bench/ratios.svg`.
+//!
+//! `cargo xtask bench --criterion [--quick]`: the criterion micro-benchmark of
+//! a 1,000-event response body without sockets, each framework's built-in
+//! SSE against ssekit, as ratios read from criterion's `estimates.json`.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -21,6 +27,51 @@ fn mean_ns(root: &Path, group: &str, function: &str) -> Option<f64> {
 }
 
 pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "--criterion") {
+        return criterion(root, args);
+    }
+    sockets(root, args)
+}
+
+/// The real-socket benchmark.
+fn sockets(root: &Path, args: &[String]) -> ExitCode {
+    eprintln!("xtask bench: building the benchmark servers and load client (release) ...");
+    let built = Command::new("cargo")
+        .args(["build", "--release", "-p", "ssekit-bench", "--bins"])
+        .current_dir(root)
+        .status();
+    match built {
+        Ok(status) if status.success() => {}
+        Ok(status) => {
+            eprintln!("xtask bench: cargo build failed ({status})");
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            eprintln!("xtask bench: could not run cargo build: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut load = Command::new(root.join("target/release/bench-load"));
+    load.current_dir(root)
+        .args(["--svg", "target/bench/ratios.svg"]);
+    if args.iter().any(|a| a == "--quick") {
+        load.arg("--quick");
+    }
+    match load.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("xtask bench: the load client reported failures ({status})");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("xtask bench: could not run bench-load: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The criterion micro-benchmark.
+fn criterion(root: &Path, args: &[String]) -> ExitCode {
     let quick = args.iter().any(|a| a == "--quick");
     let mut command = Command::new("cargo");
     command

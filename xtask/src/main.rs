@@ -35,9 +35,11 @@ commands:
                 options: --framework NAME (repeatable; the names of
                 [workspace.metadata.ssekit] frameworks in Cargo.toml)
                 --json FILE (also write the matrix as JSON)
-  bench         criterion benchmarks: each framework's built-in SSE against
-                ssekit through its adapter, printed as ratios from one run
-                options: --quick (shorter warm-up and measurement)";
+  bench         real-socket benchmark (BENCH-CONTRACT): each framework's built-in
+                SSE, ssekit through its adapter and the pre-formatted limit,
+                one table of ratios from one run; writes target/bench/ratios.svg
+                options: --quick (under 3 minutes once built)
+                         --criterion (the in-process response-body micro-benchmark)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,4 +1,6 @@
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::body::BoxBody;
@@ -8,10 +10,13 @@ use futures_core::Stream;
 use futures_util::StreamExt as _;
 use ssekit::{ChunkItem, EventItem};
 
+use crate::departure::Departure;
 use crate::types::{ChunkedResponse, SseResponse};
 
-/// The idle interval after which [`SseResponse`] writes a comment line to
-/// find out whether the client is still there (see [`SseResponse`]).
+/// A fast disconnect probe interval, for connections [`on_connect`](crate::on_connect)
+/// cannot watch (TLS): pass it to [`ssekit::EventStream::disconnect_probe`]
+/// to notice a departed client within about half a second, at the cost of a
+/// write to every idle stream every 250 ms. Not used unless you pass it.
 pub const DISCONNECT_PROBE: Duration = Duration::from_millis(250);
 
 impl<S> Responder for SseResponse<S>
@@ -21,8 +26,13 @@ where
 {
     type Body = BoxBody;
 
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
-        let stream = self.into_inner().default_disconnect_probe(DISCONNECT_PROBE);
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
+        // Ends when the client has left, if `on_connect` watches the connection.
+        let departed: Pin<Box<dyn Future<Output = ()>>> = match req.conn_data::<Departure>() {
+            Some(departure) => departure.departed(),
+            None => Box::pin(std::future::pending()),
+        };
+        let stream = self.into_inner().take_until(departed);
         let mut response = HttpResponse::Ok();
         for header in ssekit::RESPONSE_HEADERS {
             response.insert_header(header);

@@ -15,12 +15,14 @@ use ssekit::{ChunkedBody, EventId, EventStream};
 /// need not be `Send`.
 ///
 /// actix-web keeps writing a response after the client has closed the
-/// connection and notices that it left only when a write fails. So unless
-/// the stream chose otherwise ([`ssekit::EventStream::disconnect_probe`]),
-/// the response writes a lone `:\n` comment line after every
-/// [`DISCONNECT_PROBE`](crate::DISCONNECT_PROBE) of idleness: the client's
-/// departure is then noticed within about half a second, and a handler
-/// waiting on `Sender::closed()` stops.
+/// connection and notices that it left only when a write fails. Register
+/// [`on_connect`](crate::on_connect) with `HttpServer::on_connect` and
+/// the response ends as soon as the client closes the connection, with
+/// nothing written to the idle stream; a handler waiting on
+/// `Sender::closed()` stops. Without it (or over TLS) a departed client is
+/// noticed by the keep-alive writes, or sooner with an opt-in
+/// [`ssekit::EventStream::disconnect_probe`] of
+/// [`DISCONNECT_PROBE`](crate::DISCONNECT_PROBE).
 ///
 /// It also carries `Content-Encoding: identity`, actix-web's documented way
 /// to keep the `Compress` middleware off a response: `Compress` would

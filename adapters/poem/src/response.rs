@@ -7,8 +7,11 @@ use ssekit::{ChunkItem, EventItem};
 
 use crate::types::{ChunkedResponse, SseResponse};
 
-/// The idle interval after which [`SseResponse`] writes a comment line to
-/// find out whether the client is still there (see [`SseResponse`]).
+/// A fast disconnect probe interval, for servers that do not use
+/// [`NoticeDepartures`](crate::NoticeDepartures): pass it to
+/// [`ssekit::EventStream::disconnect_probe`] to notice a departed client
+/// within about half a second, at the cost of a write to every idle stream
+/// every 250 ms. Not used unless you pass it.
 pub const DISCONNECT_PROBE: Duration = Duration::from_millis(250);
 
 impl<S> IntoResponse for SseResponse<S>
@@ -17,7 +20,7 @@ where
     S::Item: EventItem,
 {
     fn into_response(self) -> Response {
-        let stream = self.into_inner().default_disconnect_probe(DISCONNECT_PROBE);
+        let stream = self.into_inner();
         let mut response = Response::builder();
         for (name, value) in ssekit::RESPONSE_HEADERS {
             response = response.header(name, value);

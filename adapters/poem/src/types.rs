@@ -14,12 +14,13 @@ use ssekit::{ChunkedBody, EventId, EventStream};
 /// ready. The stream must be `Send`.
 ///
 /// poem's server keeps a response going after the client has closed the
-/// connection and notices that it left only when a write fails. So unless
-/// the stream chose otherwise ([`ssekit::EventStream::disconnect_probe`]),
-/// the response writes a lone `:\n` comment line after every
-/// [`DISCONNECT_PROBE`](crate::DISCONNECT_PROBE) of idleness: the client's
-/// departure is then noticed within about half a second, and a handler
-/// waiting on `Sender::closed()` stops.
+/// connection and notices that it left only when a write fails. Serve
+/// through [`NoticeDepartures`](crate::NoticeDepartures) and the response
+/// ends as soon as the client closes the connection, with nothing written
+/// to the idle stream; a handler waiting on `Sender::closed()` stops.
+/// Without it a departed client is noticed by the keep-alive writes, or
+/// sooner with an opt-in [`ssekit::EventStream::disconnect_probe`] of
+/// [`DISCONNECT_PROBE`](crate::DISCONNECT_PROBE).
 ///
 /// ```
 /// use futures_util::{StreamExt, stream};

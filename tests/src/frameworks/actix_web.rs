@@ -65,6 +65,7 @@ impl Framework for ActixWeb {
                         .route("/sse/{name}/{gate}", web::get().to(sse))
                         .route("/chunked/{name}/{gate}", web::get().to(chunked))
                 })
+                .on_connect(ssekit_actix_web::on_connect)
                 .workers(2)
                 .disable_signals()
                 .listen_auto_h2c(listener)

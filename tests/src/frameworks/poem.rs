@@ -58,7 +58,9 @@ impl Framework for Poem {
         let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
         let _ = acceptor.local_addr();
         let task = tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+            let _ = poem::Server::new_with_acceptor(ssekit_poem::NoticeDepartures::new(acceptor))
+                .run(app)
+                .await;
         });
         TestServer::new(addr, move || task.abort())
     }

@@ -1,0 +1,618 @@
+//! The load client of `cargo xtask bench`: starts every server binary (each
+//! framework's built-in SSE, ssekit through its adapter, the limit), drives
+//! them over loopback with raw TCP, interleaved rep by rep, and prints one
+//! table of ratios; writes an SVG chart.
+//!
+//! Run with: `cargo xtask bench [--quick]` (or, after a release build,
+//! `target/release/bench-load [--quick] [--svg PATH]`).
+#![expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    reason = "statistics on counts, sizes and nanoseconds far below 2^52, rounded on purpose"
+)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ssekit_bench::client::{self, SseParser};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+const FRAMEWORKS: [&str; 4] = ["axum", "warp", "poem", "actix-web"];
+const FLAVOURS: [&str; 3] = ["builtin", "ssekit", "limit"];
+
+/// One running server process.
+struct Server {
+    framework: &'static str,
+    flavour: &'static str,
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(framework: &'static str, flavour: &'static str) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let dir = exe.parent().ok_or("no directory")?;
+        let bin = dir.join(format!("bench-{framework}"));
+        let mut child = Command::new(&bin)
+            .args([flavour, "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| format!("{framework} {flavour}: unexpected first line {line:?}"))?;
+        Ok(Self {
+            framework,
+            flavour,
+            addr,
+            child,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn name(&self) -> String {
+        format!("{} {}", self.framework, self.flavour)
+    }
+}
+
+/// The size of the run.
+#[derive(Clone, Copy)]
+struct Plan {
+    stream_bytes: usize,
+    stream_reps: usize,
+    fanout_reps: usize,
+    idle_streams: usize,
+    idle_window: Duration,
+    departure_bound: Duration,
+}
+
+const QUICK: Plan = Plan {
+    stream_bytes: 8 << 20,
+    stream_reps: 3,
+    fanout_reps: 1,
+    idle_streams: 1000,
+    idle_window: Duration::from_secs(2),
+    departure_bound: Duration::from_secs(2),
+};
+
+const FULL: Plan = Plan {
+    stream_bytes: 32 << 20,
+    stream_reps: 5,
+    fanout_reps: 3,
+    idle_streams: 5000,
+    idle_window: Duration::from_secs(10),
+    departure_bound: Duration::from_secs(20),
+};
+
+/// A `/bench/stream` shape: (label, size, lines).
+const SHAPES: [(&str, usize, usize); 5] = [
+    ("64 B", 64, 0),
+    ("1 KiB", 1024, 0),
+    ("4 KiB", 4096, 0),
+    ("64 KiB", 65536, 0),
+    ("4 KiB in 16 B lines", 4096, 16),
+];
+
+/// One `/bench/stream` run: events per second, with every id and length
+/// checked.
+async fn stream_run(addr: SocketAddr, n: u64, size: usize, lines: usize) -> Result<f64, String> {
+    let path = format!("/bench/stream?n={n}&size={size}&lines={lines}");
+    let start = Instant::now();
+    let run = async {
+        let mut response = client::request(addr, "GET", &path)
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status != 200 {
+            return Err(format!("status {}", response.status));
+        }
+        let mut parser = SseParser::default();
+        let mut expected = 0u64;
+        let mut bad = 0u64;
+        let mut on_event = |seen: client::Seen| {
+            if seen.id != Some(expected) || seen.data_len != size {
+                bad += 1;
+            }
+            expected += 1;
+        };
+        while response
+            .next(&mut |bytes| parser.feed(bytes, &mut on_event))
+            .await
+            .map_err(|e| e.to_string())?
+        {}
+        if bad > 0 || expected != n {
+            return Err(format!("{bad} bad events, {expected} of {n}"));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .map_err(|_| "timed out".to_owned())??;
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Opens `count` streams on `/bench/hub`, `parallel` at a time; each
+/// connection is returned once its response head has arrived.
+async fn open_hub_streams(addr: SocketAddr, count: usize) -> Vec<client::Response> {
+    let gate = Arc::new(Semaphore::new(200));
+    let mut set = JoinSet::new();
+    for _ in 0..count {
+        let gate = Arc::clone(&gate);
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                client::request(addr, "GET", "/bench/hub"),
+            )
+            .await
+            .ok()?
+            .ok()
+        });
+    }
+    let mut out = Vec::with_capacity(count);
+    while let Some(joined) = set.join_next().await {
+        if let Ok(Some(response)) = joined {
+            out.push(response);
+        }
+    }
+    out
+}
+
+/// Waits (bounded) until the server's subscriber count meets `ok`; the time
+/// it took, or `None` if it did not happen within `bound`.
+async fn wait_subscribers(
+    addr: SocketAddr,
+    ok: impl Fn(usize) -> bool,
+    bound: Duration,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < bound {
+        if client::subscribers(addr).await.is_ok_and(&ok) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+/// Fan-out latencies of one run.
+struct Fanout {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    missing: usize,
+}
+
+async fn fanout_run(
+    addr: SocketAddr,
+    subs: usize,
+    messages: u64,
+    rate: u64,
+) -> Result<Fanout, String> {
+    let streams = open_hub_streams(addr, subs).await;
+    if streams.len() != subs {
+        return Err(format!("{} of {subs} subscribers connected", streams.len()));
+    }
+    if wait_subscribers(addr, |n| n >= subs, Duration::from_secs(20))
+        .await
+        .is_none()
+    {
+        return Err("subscribers not registered".to_owned());
+    }
+    let mut set = JoinSet::new();
+    for mut response in streams {
+        set.spawn(async move {
+            let mut parser = SseParser::default();
+            let mut latencies: Vec<u64> = Vec::with_capacity(messages as usize);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while (latencies.len() as u64) < messages {
+                let mut on_event = |seen: client::Seen| {
+                    let now = client::unix_nanos();
+                    let text = String::from_utf8_lossy(&seen.head);
+                    let sent: Option<u128> = text.split(' ').nth(1).and_then(|t| t.parse().ok());
+                    if let Some(sent) = sent {
+                        let ns = now.saturating_sub(sent);
+                        latencies.push(u64::try_from(ns).unwrap_or(u64::MAX));
+                    }
+                };
+                match tokio::time::timeout_at(
+                    deadline,
+                    response.next(&mut |bytes| parser.feed(bytes, &mut on_event)),
+                )
+                .await
+                {
+                    Ok(Ok(true)) => {}
+                    _ => break,
+                }
+            }
+            latencies
+        });
+    }
+    let publish = format!("/bench/publish?n={messages}&size=128&rate={rate}");
+    let response = client::request(addr, "POST", &publish)
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status != 202 {
+        return Err(format!("publish: status {}", response.status));
+    }
+    drop(response);
+    let mut all: Vec<u64> = Vec::with_capacity(subs * messages as usize);
+    while let Some(joined) = set.join_next().await {
+        if let Ok(latencies) = joined {
+            all.extend(latencies);
+        }
+    }
+    let expected = subs * messages as usize;
+    let missing = expected.saturating_sub(all.len());
+    all.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if all.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((all.len() as f64 - 1.0) * p).round() as usize;
+        all[i.min(all.len() - 1)] as f64 / 1e6
+    };
+    Ok(Fanout {
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: pct(1.0),
+        missing,
+    })
+}
+
+/// `/proc/PID/status` VmRSS in KiB.
+fn rss_kib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// utime + stime of `/proc/PID/stat`, in clock ticks (100 per second).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Idle cost and departure notice of one server.
+struct Idle {
+    kib_per_stream: f64,
+    cpu_percent: f64,
+    notice: Option<Duration>,
+}
+
+async fn idle_run(server: &Server, plan: Plan) -> Result<Idle, String> {
+    let pid = server.pid();
+    let before = rss_kib(pid).ok_or("no RSS")?;
+    let mut streams = open_hub_streams(server.addr, plan.idle_streams).await;
+    let count = streams.len();
+    if wait_subscribers(server.addr, |n| n >= count, Duration::from_secs(30))
+        .await
+        .is_none()
+    {
+        return Err("idle subscribers not registered".to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = rss_kib(pid).ok_or("no RSS")?;
+    let t0 = cpu_ticks(pid).ok_or("no CPU")?;
+    let start = Instant::now();
+    tokio::time::sleep(plan.idle_window).await;
+    let t1 = cpu_ticks(pid).ok_or("no CPU")?;
+    let cpu_percent = (t1 - t0) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0;
+    // One client leaves; the time until the server's subscriber count drops.
+    let registered = client::subscribers(server.addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(leaving) = streams.pop() {
+        leaving.close();
+    }
+    let notice = wait_subscribers(server.addr, |n| n < registered, plan.departure_bound).await;
+    drop(streams);
+    Ok(Idle {
+        kib_per_stream: (after - before) / count as f64,
+        cpu_percent,
+        notice,
+    })
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn spread(values: &[f64]) -> f64 {
+    let med = median(values);
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    if med > 0.0 {
+        (hi - lo) / med * 100.0
+    } else {
+        f64::NAN
+    }
+}
+
+fn fmt_rate(x: f64) -> String {
+    if x >= 1e6 {
+        format!("{:.2}M", x / 1e6)
+    } else {
+        format!("{:.0}k", x / 1e3)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let svg = args
+        .iter()
+        .position(|a| a == "--svg")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| "target/bench/ratios.svg".to_owned());
+    let plan = if quick { QUICK } else { FULL };
+    let started = Instant::now();
+
+    let mut servers = Vec::new();
+    for framework in FRAMEWORKS {
+        for flavour in FLAVOURS {
+            match Server::start(framework, flavour) {
+                Ok(server) => servers.push(server),
+                Err(err) => {
+                    eprintln!("bench-load: {err}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    let mut failed = false;
+
+    // The limit formats each shape's body on its first request: not timed.
+    for server in servers.iter().filter(|s| s.flavour == "limit") {
+        for &(_, size, lines) in &SHAPES {
+            let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
+            if let Err(err) = stream_run(server.addr, n, size, lines).await {
+                eprintln!("bench-load: {} warm-up {size}: {err}", server.name());
+                failed = true;
+            }
+        }
+    }
+
+    // 1. One stream: events/s per shape, servers interleaved rep by rep.
+    let mut rates: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    for rep in 0..plan.stream_reps {
+        for (shape, &(_, size, lines)) in SHAPES.iter().enumerate() {
+            let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
+            for k in 0..servers.len() {
+                let i = (k + rep) % servers.len();
+                match stream_run(servers[i].addr, n, size, lines).await {
+                    Ok(rate) => rates.entry((i, shape)).or_default().push(rate),
+                    Err(err) => {
+                        eprintln!("bench-load: {} stream {size}: {err}", servers[i].name());
+                        failed = true;
+                    }
+                }
+            }
+        }
+        eprintln!(
+            "bench-load: stream rep {} done ({:.0} s)",
+            rep + 1,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    // The hub routes: built-in and ssekit only.
+    let hub_servers: Vec<usize> = (0..servers.len())
+        .filter(|&i| servers[i].flavour != "limit")
+        .collect();
+
+    // 2. Idle streams and departure, on servers that no fan-out has used
+    //    yet (a built-in that does not notice departures would still hold
+    //    the fan-out's subscribers).
+    let mut idle: BTreeMap<usize, Idle> = BTreeMap::new();
+    for &i in &hub_servers {
+        match idle_run(&servers[i], plan).await {
+            Ok(result) => {
+                idle.insert(i, result);
+            }
+            Err(err) => {
+                eprintln!("bench-load: {} idle: {err}", servers[i].name());
+                failed = true;
+            }
+        }
+    }
+    eprintln!(
+        "bench-load: idle done ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 3. Fan-out, built-in and ssekit only.
+    let fanouts: [(usize, u64, u64); 2] = [(1000, 200, 500), (5000, 20, 50)];
+    let mut fan: BTreeMap<(usize, usize), Vec<Fanout>> = BTreeMap::new();
+    for rep in 0..plan.fanout_reps {
+        for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
+            for k in 0..hub_servers.len() {
+                let i = hub_servers[(k + rep) % hub_servers.len()];
+                match fanout_run(servers[i].addr, subs, messages, rate).await {
+                    Ok(result) => fan.entry((i, f)).or_default().push(result),
+                    Err(err) => {
+                        eprintln!("bench-load: {} fan-out {subs}: {err}", servers[i].name());
+                        failed = true;
+                    }
+                }
+                // Let departed subscribers go before the next server runs.
+                let _ = wait_subscribers(servers[i].addr, |n| n == 0, Duration::from_secs(2)).await;
+            }
+        }
+        eprintln!(
+            "bench-load: fan-out rep {} done ({:.0} s)",
+            rep + 1,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    // The table.
+    let index = |framework: &str, flavour: &str| {
+        servers
+            .iter()
+            .position(|s| s.framework == framework && s.flavour == flavour)
+    };
+    println!(
+        "\n# ssekit vs each framework's built-in SSE ({} run, loopback, {} reps of one stream, medians)\n",
+        if quick { "quick" } else { "full" },
+        plan.stream_reps
+    );
+    println!(
+        "## One stream, events/s (ratio: ssekit / built-in; vs limit: ssekit / pre-formatted bytes)\n"
+    );
+    println!(
+        "| framework | shape | built-in | ssekit | limit | ssekit / built-in | ssekit / best built-in | ssekit / limit | spread |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut chart: Vec<(String, String, f64)> = Vec::new();
+    for (shape, &(label, size, _)) in SHAPES.iter().enumerate() {
+        let best_builtin = FRAMEWORKS
+            .iter()
+            .filter_map(|fw| index(fw, "builtin"))
+            .map(|i| median(rates.get(&(i, shape)).map_or(&[][..], Vec::as_slice)))
+            .filter(|x| x.is_finite())
+            .fold(f64::NAN, f64::max);
+        for framework in FRAMEWORKS {
+            let get = |flavour: &str| {
+                index(framework, flavour)
+                    .and_then(|i| rates.get(&(i, shape)))
+                    .map_or(f64::NAN, |v| median(v))
+            };
+            let spread_of = |flavour: &str| {
+                index(framework, flavour)
+                    .and_then(|i| rates.get(&(i, shape)))
+                    .map_or(f64::NAN, |v| spread(v))
+            };
+            let (b, s, l) = (get("builtin"), get("ssekit"), get("limit"));
+            println!(
+                "| {framework} | {label} | {} | {} ({:.0} MB/s) | {} | **{:.2}x** | {:.2}x | {:.2}x | ±{:.0}% / ±{:.0}% |",
+                fmt_rate(b),
+                fmt_rate(s),
+                s * size as f64 / 1e6,
+                fmt_rate(l),
+                s / b,
+                s / best_builtin,
+                s / l,
+                spread_of("builtin") / 2.0,
+                spread_of("ssekit") / 2.0,
+            );
+            chart.push((framework.to_owned(), label.to_owned(), s / b));
+        }
+    }
+    println!("\n## Fan-out, 128 B messages: latency p50 / p99 / max (ms), missing deliveries\n");
+    println!(
+        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) |"
+    );
+    println!("|---|---|---|---|---|");
+    for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
+        for framework in FRAMEWORKS {
+            let get = |flavour: &str| {
+                index(framework, flavour)
+                    .and_then(|i| fan.get(&(i, f)))
+                    .map(|runs| {
+                        let p50 = median(&runs.iter().map(|r| r.p50_ms).collect::<Vec<_>>());
+                        let p99 = median(&runs.iter().map(|r| r.p99_ms).collect::<Vec<_>>());
+                        let max = median(&runs.iter().map(|r| r.max_ms).collect::<Vec<_>>());
+                        let missing: usize = runs.iter().map(|r| r.missing).sum();
+                        (p50, p99, max, missing)
+                    })
+            };
+            let show = |v: Option<(f64, f64, f64, usize)>| {
+                v.map_or("n/a".to_owned(), |(a, b, c, m)| {
+                    format!("{a:.2} / {b:.2} / {c:.2}, {m} missing")
+                })
+            };
+            let (b, s) = (get("builtin"), get("ssekit"));
+            let ratio = match (b, s) {
+                (Some(b), Some(s)) => format!("{:.2}x", b.1 / s.1),
+                _ => "n/a".to_owned(),
+            };
+            println!(
+                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} |",
+                show(b),
+                show(s)
+            );
+        }
+    }
+    println!(
+        "\n## {} idle streams: server RSS and CPU; time until a departed idle client is noticed (bound {} s)\n",
+        plan.idle_streams,
+        plan.departure_bound.as_secs()
+    );
+    println!(
+        "| framework | KB per stream built-in / ssekit | CPU % of a core built-in / ssekit | departure noticed built-in / ssekit |"
+    );
+    println!("|---|---|---|---|");
+    for framework in FRAMEWORKS {
+        let get = |flavour: &str| index(framework, flavour).and_then(|i| idle.get(&i));
+        let notice = |r: Option<&Idle>| {
+            r.map_or("n/a".to_owned(), |r| {
+                r.notice
+                    .map_or(format!("> {} s", plan.departure_bound.as_secs()), |d| {
+                        format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+                    })
+            })
+        };
+        let (b, s) = (get("builtin"), get("ssekit"));
+        println!(
+            "| {framework} | {:.1} / {:.1} | {:.1} / {:.1} | {} / {} |",
+            b.map_or(f64::NAN, |r| r.kib_per_stream * 1.024),
+            s.map_or(f64::NAN, |r| r.kib_per_stream * 1.024),
+            b.map_or(f64::NAN, |r| r.cpu_percent),
+            s.map_or(f64::NAN, |r| r.cpu_percent),
+            notice(b),
+            notice(s),
+        );
+    }
+    println!(
+        "\nbench-load: {:.0} s in all; chart: {svg}",
+        started.elapsed().as_secs_f64()
+    );
+    if let Err(err) = ssekit_bench::chart::write(&svg, &chart) {
+        eprintln!("bench-load: chart: {err}");
+        failed = true;
+    }
+    drop(servers);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,264 @@
+//! `cargo xtask bench`: servers that implement `shared/BENCH-CONTRACT.md` for
+//! each framework, in three flavours, and the load client that drives them.
+//!
+//! Each framework has one server binary (`bench-axum`, `bench-warp`,
+//! `bench-poem`, `bench-actix-web`) run as `bench-axum <flavour> <addr>`:
+//!
+//! - `builtin`: the framework's own SSE types (`axum::response::sse`,
+//!   `warp::sse`, `poem::web::sse`, `actix_web_lab::sse`), and for the hub
+//!   routes `tokio::sync::broadcast` with a `BroadcastStream` per subscriber;
+//! - `ssekit`: ssekit through the framework's adapter;
+//! - `limit`: `/bench/stream` only, the same bytes formatted in advance in
+//!   64 KiB chunks and written through the framework's plain streaming body,
+//!   with no SSE type: what the framework's body machinery can do at best.
+//!
+//! `/bench/stream` also takes `lines=L` (not in the contract): the data is
+//! then lines of `L - 1` bytes and a `\n`, still `size` bytes in all.
+//!
+//! The shared pieces (query parsing, payloads, the hub) are here; the
+//! framework code is in each binary.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+
+/// The flavours each server binary can serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// The framework's built-in SSE.
+    Builtin,
+    /// ssekit through the framework's adapter.
+    Ssekit,
+    /// Pre-formatted bytes, no SSE type.
+    Limit,
+}
+
+impl Flavour {
+    /// Parses `builtin`, `ssekit` or `limit`.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "builtin" => Some(Self::Builtin),
+            "ssekit" => Some(Self::Ssekit),
+            "limit" => Some(Self::Limit),
+            _ => None,
+        }
+    }
+}
+
+/// The command line of a server binary: `<flavour> <addr>`.
+///
+/// # Errors
+///
+/// A usage message when the arguments are missing or wrong.
+pub fn server_args() -> Result<(Flavour, std::net::SocketAddr), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = || "usage: bench-<framework> builtin|ssekit|limit 127.0.0.1:0".to_owned();
+    let flavour = args
+        .first()
+        .and_then(|f| Flavour::parse(f))
+        .ok_or_else(usage)?;
+    let addr = args.get(1).and_then(|a| a.parse().ok()).ok_or_else(usage)?;
+    Ok((flavour, addr))
+}
+
+/// Announces the bound address, as the contract asks, on the first line.
+pub fn announce(addr: std::net::SocketAddr) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {addr}");
+    let _ = out.flush();
+}
+
+/// The most events one `/bench/stream` may ask for.
+pub const MAX_EVENTS: u64 = 10_000_000;
+/// The largest `size` one `/bench/stream` or `/bench/publish` may ask for.
+pub const MAX_SIZE: usize = 1 << 20;
+
+/// The parameters of `/bench/stream`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StreamParams {
+    /// Events.
+    pub n: u64,
+    /// Bytes of data per event.
+    pub size: usize,
+    /// Bytes per data line including its `\n` (0: one line).
+    pub lines: usize,
+}
+
+fn query_map(query: Option<&str>) -> HashMap<&str, &str> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .collect()
+}
+
+impl StreamParams {
+    /// Parses `n=N&size=S[&lines=L]`, refusing values out of bounds.
+    #[must_use]
+    pub fn parse(query: Option<&str>) -> Option<Self> {
+        let map = query_map(query);
+        let n: u64 = map.get("n")?.parse().ok()?;
+        let size: usize = map.get("size")?.parse().ok()?;
+        let lines: usize = match map.get("lines") {
+            Some(l) => l.parse().ok()?,
+            None => 0,
+        };
+        (n <= MAX_EVENTS && size <= MAX_SIZE && lines != 1).then_some(Self { n, size, lines })
+    }
+}
+
+/// The data of every event of a stream: `size` ASCII bytes, made once per
+/// shape and kept for the life of the process (a handful of shapes).
+#[must_use]
+pub fn payload(size: usize, lines: usize) -> &'static str {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), &'static str>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    cache.entry((size, lines)).or_insert_with(|| {
+        let mut text = String::with_capacity(size);
+        for i in 0..size {
+            let line_end = lines >= 2 && i % lines == lines - 1 && i + 1 < size;
+            let letter = b"abcdefghijklmnopqrstuvwxyz"[i % 26];
+            text.push(if line_end { '\n' } else { char::from(letter) });
+        }
+        Box::leak(text.into_boxed_str())
+    })
+}
+
+/// The whole `/bench/stream` body for `params`, formatted in advance in
+/// chunks of 64 KiB: the `limit` flavour. Made on the first request for a
+/// shape and kept (up to 8 shapes), so that later runs measure only writing.
+#[must_use]
+pub fn limit_chunks(params: StreamParams) -> Arc<Vec<Bytes>> {
+    static CACHE: OnceLock<Mutex<HashMap<StreamParams, Arc<Vec<Bytes>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(chunks) = cache.get(&params) {
+        return Arc::clone(chunks);
+    }
+    const CHUNK: usize = 64 * 1024;
+    let data = payload(params.size, params.lines);
+    let mut chunks = Vec::new();
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + params.size * 2 + 64);
+    for i in 0..params.n {
+        buf.extend_from_slice(b"id: ");
+        buf.extend_from_slice(i.to_string().as_bytes());
+        buf.push(b'\n');
+        for line in data.split('\n') {
+            buf.extend_from_slice(b"data: ");
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+        }
+        buf.push(b'\n');
+        while buf.len() >= CHUNK {
+            let rest = buf.split_off(CHUNK);
+            chunks.push(Bytes::from(std::mem::replace(&mut buf, rest)));
+        }
+    }
+    if !buf.is_empty() {
+        chunks.push(Bytes::from(buf));
+    }
+    let chunks = Arc::new(chunks);
+    if cache.len() >= 8 {
+        cache.clear();
+    }
+    cache.insert(params, Arc::clone(&chunks));
+    chunks
+}
+
+/// The hub of the `/bench/hub` routes, in the pattern users write today: a
+/// `tokio::sync::broadcast` channel, one receiver per subscriber.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    tx: broadcast::Sender<Arc<str>>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    /// Room for 4 096 messages per subscriber before it lags.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            tx: broadcast::channel(4096).0,
+        }
+    }
+
+    /// A new subscriber: subscribe before the response head is sent.
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.tx.subscribe()
+    }
+
+    /// The current number of subscribers.
+    #[must_use]
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    /// `/bench/publish?n=M&size=S&rate=R`: starts the publisher on the
+    /// current tokio runtime. `false` when the query is invalid.
+    #[must_use]
+    pub fn publish(&self, query: Option<&str>) -> bool {
+        let map = query_map(query);
+        let parsed = (|| {
+            let n: u64 = map.get("n")?.parse().ok()?;
+            let size: usize = map.get("size")?.parse().ok()?;
+            let rate: u64 = match map.get("rate") {
+                Some(r) => r.parse().ok()?,
+                None => 0,
+            };
+            (n <= MAX_EVENTS && size <= MAX_SIZE).then_some((n, size, rate))
+        })();
+        let Some((n, size, rate)) = parsed else {
+            return false;
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            for seq in 0..n {
+                if rate > 0 {
+                    let due = start + Duration::from_secs_f64(seq as f64 / rate as f64);
+                    tokio::time::sleep_until(due).await;
+                } else {
+                    tokio::task::yield_now().await;
+                }
+                let _ = tx.send(message(seq, size).into());
+            }
+        });
+        true
+    }
+}
+
+/// `"<seq> <unix_nanos> <padding>"`, padded with ASCII to `size` bytes.
+#[must_use]
+pub fn message(seq: u64, size: usize) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut text = format!("{seq} {nanos} ");
+    while text.len() < size {
+        text.push('p');
+    }
+    text
+}
+
+pub mod chart;
+pub mod client;
+
+/// The data of one event as an application has it: a `String` of its own,
+/// made fresh per event (as serializing or formatting would), handed to
+/// every flavour alike.
+#[must_use]
+pub fn event_text(data: &str) -> String {
+    data.to_owned()
+}

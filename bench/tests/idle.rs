@@ -1,0 +1,101 @@
+//! Idle streams cost nothing and departures are noticed, on every framework,
+//! over real sockets: each `bench-<framework> ssekit` server, unchanged
+//! defaults, a raw TCP client on `/bench/hub`.
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a step that fails is the test failing, with its message"
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ssekit_bench::client;
+
+struct Server(Child, SocketAddr);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(bin: &str) -> Server {
+    let mut child = Command::new(bin)
+        .args(["ssekit", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|a| a.parse().ok())
+        .expect("listening on ADDR");
+    Server(child, addr)
+}
+
+async fn subscribers_become(addr: SocketAddr, target: usize) -> bool {
+    for _ in 0..400 {
+        if client::subscribers(addr).await.ok() == Some(target) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+/// With the defaults (keep-alive every 15 s), nothing may be written to an
+/// idle stream for the first 1.5 s: the 250 ms disconnect probe the
+/// actix-web and poem adapters used to default to wrote 6 times in that
+/// window. Then the client leaves, and the server must notice it (its
+/// subscriber count drops) without any write.
+async fn idle_stream_is_silent_and_departure_is_noticed(bin: &str) {
+    let server = start(bin);
+    let mut stream = client::request(server.1, "GET", "/bench/hub")
+        .await
+        .expect("GET /bench/hub");
+    assert_eq!(stream.status, 200);
+    assert!(subscribers_become(server.1, 1).await, "{bin}: subscribed");
+    let mut written = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_millis(1500),
+        stream.next(&mut |bytes| written.extend_from_slice(bytes)),
+    )
+    .await;
+    assert!(
+        read.is_err() && written.is_empty(),
+        "{bin}: wrote {:?} to an idle stream within 1.5 s (keep-alive is 15 s)",
+        String::from_utf8_lossy(&written)
+    );
+    stream.close();
+    assert!(
+        subscribers_become(server.1, 0).await,
+        "{bin}: the departed idle client was not noticed within 10 s"
+    );
+}
+
+#[tokio::test]
+async fn axum() {
+    idle_stream_is_silent_and_departure_is_noticed(env!("CARGO_BIN_EXE_bench-axum")).await;
+}
+
+#[tokio::test]
+async fn warp() {
+    idle_stream_is_silent_and_departure_is_noticed(env!("CARGO_BIN_EXE_bench-warp")).await;
+}
+
+#[tokio::test]
+async fn poem() {
+    idle_stream_is_silent_and_departure_is_noticed(env!("CARGO_BIN_EXE_bench-poem")).await;
+}
+
+#[tokio::test]
+async fn actix_web() {
+    idle_stream_is_silent_and_departure_is_noticed(env!("CARGO_BIN_EXE_bench-actix-web")).await;
+}
