@@ -140,8 +140,10 @@ mod tests {
                 .iter()
                 .map(|f| read(f).lines().count())
                 .sum();
+            // 500: the types, the framework traits, resume, and on the servers
+            // that need it the departure watch (framework-specific I/O).
             assert!(
-                lines <= 400,
+                lines <= 500,
                 "adapters/{}/src has {lines} lines; SSE logic belongs in core",
                 framework.name
             );
@@ -196,12 +198,24 @@ mod tests {
     }
 
     /// Names an adapter may export beyond the common ones, with the reason.
-    const ADAPTER_EXTRAS: [(&str, &str); 4] = [
+    const ADAPTER_EXTRAS: [(&str, &str); 7] = [
         (
             "last_event_id",
             "warp extracts with filter functions, not types",
         ),
         ("recover", "warp answers rejections in a recover filter"),
+        (
+            "on_connect",
+            "actix-web hands the connection's socket over only in HttpServer::on_connect",
+        ),
+        (
+            "NoticeDepartures",
+            "poem re-polls a connection whose client left; its acceptor is where to see the FIN",
+        ),
+        (
+            "DepartureIo",
+            "the connection type NoticeDepartures' acceptor yields (poem names it in signatures)",
+        ),
         (
             "resume_from",
             "warp extracts with filter functions, not types",
