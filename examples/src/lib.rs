@@ -617,7 +617,8 @@ pub enum NoOptions {
     Usage(String),
 }
 
-/// Parses `--addr ADDR` (or `--addr=ADDR`), `--help` and `-h`.
+/// Parses `--addr ADDR` (or `--addr=ADDR`), `--help` and `-h` (help
+/// wins wherever it stands).
 ///
 /// # Errors
 ///
@@ -627,11 +628,14 @@ pub fn options<I>(args: I) -> Result<Options, NoOptions>
 where
     I: IntoIterator<Item = String>,
 {
+    let args: Vec<String> = args.into_iter().collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        return Err(NoOptions::Help);
+    }
     let mut addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let value = match arg.split_once('=') {
-            _ if arg == "--help" || arg == "-h" => return Err(NoOptions::Help),
             Some(("--addr", value)) => value.to_owned(),
             None if arg == "--addr" => args
                 .next()
@@ -824,5 +828,112 @@ mod tests {
             assert_eq!(Demo::from_path(path), Some(demo));
         }
         assert_eq!(Demo::from_path("/nope"), None);
+    }
+
+    #[test]
+    fn query_values_are_validated() {
+        let params = Params::parse("interval_ms=250&prompt=what+is%20SSE%3F&_=1").unwrap();
+        assert_eq!(params.interval_ms, Some(250));
+        assert_eq!(params.prompt.as_deref(), Some("what is SSE?"));
+        assert_eq!(Params::parse("").unwrap(), Params::default());
+        assert_eq!(
+            Params::parse("interval%5Fms=3600000").unwrap().interval_ms,
+            Some(MAX_INTERVAL_MS)
+        );
+        let range = "invalid query parameter `interval_ms`: must be a whole number of milliseconds from 1 to 3600000";
+        for bad in [
+            "interval_ms=0",
+            "interval_ms=3600001",
+            "interval_ms=18446744073709551616",
+            "interval_ms=-1",
+            "interval_ms=+5",
+            "interval_ms=",
+            "interval_ms",
+            "interval_ms=1e3",
+        ] {
+            assert_eq!(Params::parse(bad).unwrap_err().0, range, "{bad}");
+        }
+        assert_eq!(
+            Params::parse("interval_ms=1&interval_ms=2").unwrap_err().0,
+            "invalid query parameter `interval_ms`: given more than once"
+        );
+        assert_eq!(
+            Params::parse("prompt=%E").unwrap_err().0,
+            "invalid query parameter `prompt`: bad percent-encoding or not UTF-8"
+        );
+        assert_eq!(
+            Params::parse("prompt=%C3%28").unwrap_err().0,
+            "invalid query parameter `prompt`: bad percent-encoding or not UTF-8"
+        );
+        assert!(Params::parse("%zz=1").is_err());
+        // Unknown parameters are ignored, whatever their value.
+        assert_eq!(Params::parse("other=%zz").unwrap(), Params::default());
+    }
+
+    #[test]
+    fn resume_points_never_overflow() {
+        let id = |s: &'static str| EventId::from_static(s);
+        assert_eq!(resume_ping(None).unwrap(), 0);
+        assert_eq!(resume_ping(Some(&id("41"))).unwrap(), 42);
+        assert!(resume_ping(Some(&id("18446744073709551615"))).is_err());
+        assert!(resume_ping(Some(&id("18446744073709551616"))).is_err());
+        assert!(resume_ping(Some(&id("-1"))).is_err());
+        assert!(resume_ping(Some(&id("+1"))).is_err());
+        assert!(
+            chat(
+                "hi",
+                Duration::from_millis(1),
+                Some(&id("18446744073709551615"))
+            )
+            .is_err()
+        );
+        assert!(chat("hi", Duration::from_millis(1), Some(&id("abc"))).is_err());
+        let last = chat_answer("hi").split(' ').count() - 1;
+        let last_id = EventId::new(last.to_string()).unwrap();
+        assert!(chat("hi", Duration::from_millis(1), Some(&last_id)).is_ok());
+        let past = EventId::new((last + 1).to_string()).unwrap();
+        assert!(chat("hi", Duration::from_millis(1), Some(&past)).is_err());
+    }
+
+    #[test]
+    fn routing_refuses_in_one_order() {
+        let refusal = |answer: Answer| match answer {
+            Answer::Refused(refusal) => refusal,
+            other => panic!("refused: {other:?}"),
+        };
+        let none = std::iter::empty::<&[u8]>;
+        assert_eq!(refusal(answer("POST", "/nope", "", none())).status, 404);
+        let wrong_method = refusal(answer("POST", "/sse", "interval_ms=0", none()));
+        assert_eq!(
+            (wrong_method.status, wrong_method.allow),
+            (405, Some(ALLOW))
+        );
+        assert_eq!(
+            refusal(answer("HEAD", "/sse", "interval_ms=0", none())).status,
+            400
+        );
+        assert!(matches!(
+            answer("HEAD", "/", "interval_ms=0", none()),
+            Answer::Page
+        ));
+        let twice = refusal(answer("GET", "/chat", "prompt=hi", [&b"1"[..], &b"2"[..]]));
+        assert_eq!(
+            twice.message,
+            "invalid Last-Event-ID header: sent more than once"
+        );
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |list: &[&str]| options(list.iter().map(|s| (*s).to_owned()));
+        assert_eq!(args(&["--addr", "127.0.0.1:0"]).unwrap().addr.port(), 0);
+        assert_eq!(args(&["--addr=127.0.0.1:9"]).unwrap().addr.port(), 9);
+        assert_eq!(args(&["--help"]).unwrap_err(), NoOptions::Help);
+        assert_eq!(args(&["--addr", "x", "-h"]).unwrap_err(), NoOptions::Help);
+        assert_eq!(
+            args(&["--bogus"]).unwrap_err(),
+            NoOptions::Usage("unknown argument \"--bogus\"".to_owned())
+        );
+        assert!(matches!(args(&["--addr"]), Err(NoOptions::Usage(_))));
     }
 }

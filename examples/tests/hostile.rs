@@ -597,6 +597,53 @@ mod scenarios {
     }
 }
 
+/// `--help` and `-h` print the usage and exit 0; a bad flag prints one line
+/// saying what is wrong, then the usage, and exits 2.
+#[test]
+fn command_line_of_every_binary() {
+    for name in ["axum", "actix-web", "warp", "poem"] {
+        let binary = match name {
+            "axum" => env!("CARGO_BIN_EXE_axum"),
+            "actix-web" => env!("CARGO_BIN_EXE_actix-web"),
+            "warp" => env!("CARGO_BIN_EXE_warp"),
+            _ => env!("CARGO_BIN_EXE_poem"),
+        };
+        for help in ["--help", "-h"] {
+            let out = std::process::Command::new(binary)
+                .arg(help)
+                .output()
+                .expect("run the binary");
+            assert_eq!(out.status.code(), Some(0), "{name} {help}");
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                stdout.starts_with(&format!("usage: {name} [--addr ADDR]\n")),
+                "{name} {help}: {stdout}"
+            );
+            assert!(out.stderr.is_empty(), "{name} {help}");
+        }
+        for (args, problem) in [
+            (&["--bogus"][..], "unknown argument \"--bogus\""),
+            (&["--addr"][..], "--addr needs a value"),
+            (
+                &["--addr", "nowhere"][..],
+                "bad --addr \"nowhere\": invalid socket address syntax",
+            ),
+        ] {
+            let out = std::process::Command::new(binary)
+                .args(args)
+                .output()
+                .expect("run the binary");
+            assert_eq!(out.status.code(), Some(2), "{name} {args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.starts_with(&format!("{problem}\nusage: {name} [--addr ADDR]\n")),
+                "{name} {args:?}: {stderr}"
+            );
+            assert!(out.stdout.is_empty(), "{name} {args:?}");
+        }
+    }
+}
+
 /// Runs `scenario` against a fresh `binary`, then checks that it still
 /// serves and never panicked.
 fn run(name: &'static str, binary: &str, scenario: fn(&str, SocketAddr)) {
