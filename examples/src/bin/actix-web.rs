@@ -7,28 +7,16 @@
 
 use std::process::ExitCode;
 
-use actix_web::body::{self, BoxBody};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder as _, web};
 use ssekit_actix_web::{ChunkedResponse, SseResponse};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
 
-/// actix-web writes no body for `HEAD` but, unlike hyper, still runs a
-/// streaming body to its end before it reads the next request on the
-/// connection: an endless event stream would hold the connection forever.
-/// So a `HEAD` answer drops its body here (no `Content-Length`, no
-/// `Transfer-Encoding`, as hyper answers).
+/// `HEAD` gets the `GET` answer; the adapter's responses drop their body
+/// for it.
 async fn handle(request: HttpRequest) -> HttpResponse {
-    let response = respond(&request);
-    if request.method() == Method::HEAD {
-        response.map_body(|_, _| BoxBody::new(body::None::new()))
-    } else {
-        response
-    }
-}
-
-fn respond(request: &HttpRequest) -> HttpResponse {
+    let request = &request;
     let uri = request.uri();
     let answer = ssekit_examples::answer(
         request.method().as_str(),
