@@ -170,6 +170,20 @@ pub enum Answer {
     Refused(Refusal),
 }
 
+impl Answer {
+    /// The body's length when it is known before it is sent (the page, a
+    /// refusal); `None` for the streams. A `HEAD` answer carries it as
+    /// `Content-Length`, as the `GET` answer does.
+    pub fn content_length(&self) -> Option<u64> {
+        let len = match self {
+            Answer::Page => PAGE.len(),
+            Answer::Refused(refusal) => refusal.message.len(),
+            Answer::Chunk(_) | Answer::Sse(_) => return None,
+        };
+        u64::try_from(len).ok()
+    }
+}
+
 /// A refused request: its status, the `Allow` header for a `405`, and a
 /// one-line `text/plain; charset=utf-8` body saying why.
 #[derive(Clone, Debug, PartialEq, Eq)]

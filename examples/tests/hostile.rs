@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use harness::{
-    Reply, Server, connect, exchange, exchange_raw, get, head_end, parse, parse_head,
-    read_to_close, read_until, request, trickle,
+    EXCHANGE_BOUND, Reply, Server, connect, exchange, exchange_raw, get, head_end, parse,
+    parse_head, read_to_close, read_until, request, trickle,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -258,6 +258,79 @@ mod scenarios {
 
     pub(crate) fn head_on_page(name: &str, addr: SocketAddr) {
         head_then_next(name, addr, "/", "text/html; charset=utf-8");
+    }
+
+    /// Over HTTP/2 too, `HEAD` answers like `GET` without a body: the same
+    /// status and headers, and the stream ends with no data.
+    pub(crate) fn head_over_http2(name: &str, addr: SocketAddr) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let io = hyper_util::rt::TokioIo::new(
+                tokio::net::TcpStream::connect(addr).await.expect("connect"),
+            );
+            let (mut sender, connection) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await
+                    .expect("an h2c handshake");
+            tokio::spawn(connection);
+            for (target, status, content_type, length) in [
+                (
+                    "/",
+                    200,
+                    "text/html; charset=utf-8",
+                    Some(ssekit_examples::PAGE.len()),
+                ),
+                ("/sse", 200, "text/event-stream", None),
+                (
+                    "/ping?interval_ms=0",
+                    400,
+                    REFUSAL_TYPE,
+                    Some(BAD_INTERVAL.len()),
+                ),
+                ("/nope", 404, REFUSAL_TYPE, Some(31)),
+            ] {
+                let request = hyper::Request::head(format!("http://{addr}{target}"))
+                    .body(http_body_util::Empty::<bytes::Bytes>::new())
+                    .expect("a request");
+                let reply = tokio::time::timeout(EXCHANGE_BOUND, sender.send_request(request))
+                    .await
+                    .expect("an answer within the bound")
+                    .expect("an answer");
+                assert_eq!(reply.status().as_u16(), status, "{name} HEAD {target}");
+                let header = |n: &str| {
+                    reply
+                        .headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                assert_eq!(
+                    header("content-type").as_deref(),
+                    Some(content_type),
+                    "{name} HEAD {target}"
+                );
+                assert_eq!(
+                    header("content-length"),
+                    length.map(|n| n.to_string()),
+                    "{name} HEAD {target}"
+                );
+                let body = tokio::time::timeout(
+                    EXCHANGE_BOUND,
+                    http_body_util::BodyExt::collect(reply.into_body()),
+                )
+                .await
+                .expect("the body ended within the bound")
+                .expect("the stream ended cleanly")
+                .to_bytes();
+                assert!(
+                    body.is_empty(),
+                    "{name} HEAD {target}: no body, got {body:?}"
+                );
+            }
+        });
     }
 
     pub(crate) fn post_on_get_route(name: &str, addr: SocketAddr) {
@@ -691,6 +764,7 @@ matrix! {
         head_on_get_route,
         head_on_endless_stream,
         head_on_page,
+        head_over_http2,
         post_on_get_route,
         put_on_get_route,
         delete_on_get_route,

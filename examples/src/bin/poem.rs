@@ -7,13 +7,18 @@
 
 use std::process::ExitCode;
 
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::listener::TcpAcceptor;
 use poem::web::Html;
-use poem::{IntoResponse as _, Request, Response, handler};
+use poem::{Body, IntoResponse as _, Request, Response, handler};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
 use ssekit_poem::{ChunkedResponse, SseResponse};
 
+/// A `HEAD` request gets the `GET` answer's status and headers without its
+/// body. hyper drops the body of a `HEAD` answer over HTTP/1.1 but sends it
+/// over HTTP/2, where a client takes it for a protocol error; poem, unlike
+/// axum's router, leaves it there. So the body goes here, and the length it
+/// had stays.
 #[handler]
 fn handle(request: &Request) -> Response {
     let uri = request.uri();
@@ -27,6 +32,22 @@ fn handle(request: &Request) -> Response {
             .into_iter()
             .map(HeaderValue::as_bytes),
     );
+    if request.method() == Method::HEAD {
+        let length = answer.content_length();
+        let mut response = respond(answer);
+        if let Some(length) = length {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        response.set_body(Body::empty());
+        response
+    } else {
+        respond(answer)
+    }
+}
+
+fn respond(answer: Answer) -> Response {
     match answer {
         Answer::Page => Html(PAGE).into_response(),
         Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),

@@ -38,6 +38,22 @@ fn respond(answer: Answer) -> Response {
     }
 }
 
+/// The `GET` answer's status and headers, without its body. hyper drops the
+/// body of a `HEAD` answer over HTTP/1.1 but sends it over HTTP/2, where a
+/// client takes it for a protocol error; warp, unlike axum's router, leaves
+/// it there. So the body goes here, and the length it had stays.
+fn without_body(answer: Answer) -> Response {
+    let length = answer.content_length();
+    let mut response = respond(answer);
+    if let Some(length) = length {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    *response.body_mut() = Default::default();
+    response
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // The raw query, or "" without one (`query::raw` rejects an absent query).
@@ -48,7 +64,7 @@ async fn main() -> ExitCode {
         .and(warp::header::headers_cloned())
         .map(
             |method: Method, path: FullPath, query: String, headers: HeaderMap| {
-                respond(ssekit_examples::answer(
+                let answer = ssekit_examples::answer(
                     method.as_str(),
                     path.as_str(),
                     &query,
@@ -56,7 +72,12 @@ async fn main() -> ExitCode {
                         .get_all(ssekit::last_event_id::HEADER_NAME)
                         .into_iter()
                         .map(HeaderValue::as_bytes),
-                ))
+                );
+                if method == Method::HEAD {
+                    without_body(answer)
+                } else {
+                    respond(answer)
+                }
             },
         );
 
