@@ -7,7 +7,7 @@
 //! | `GET /` | | the demo page |
 //! | `GET /chunk` | 1 | chunked HTML, `<h1>i</h1>` for i = 0..9, 1 s apart |
 //! | `GET /sse` | 1 | `data: <now, RFC 3339>` every 2 s until the client leaves |
-//! | `GET /ping` | 2 | `id`/`event: ping`/`data` every 500 ms until the client leaves |
+//! | `GET /ping` | 2 | `id: <n>`/`event: ping`/`data: <unix s>` every 500 ms until the client leaves |
 //! | `GET /ai/sse` | 3 | `Hello, world!` three times, 2 s apart, then the end |
 //! | `GET /count` | 4 | `data: i` for i = 0..99, 200 ms apart |
 //! | `GET /stream` | 4 | 100 JSON messages, 200 ms apart |
@@ -15,14 +15,23 @@
 //! | `GET /format` | 5 | the format sequence: `message`, `update`, `new_data` |
 //! | `GET /chat?prompt=…` | | an answer streamed word by word, then `event: done` |
 //!
-//! Every timed route takes `?interval_ms=N` instead of its seed's interval.
+//! Every timed route takes `?interval_ms=N` (1 to 3 600 000) instead of its
+//! seed's interval.
+//!
+//! One function, [`answer`], routes and validates every request for all four
+//! binaries, so they answer alike: `404` for an unknown path, `405` with
+//! `Allow: GET, HEAD` for another method, `400` with a one-line
+//! `text/plain` reason for a bad query value or `Last-Event-ID`, and the
+//! `GET` answer without its body for `HEAD`. No client value is used
+//! unchecked: intervals are bounded, resume points are checked additions.
 //!
 //! What the seeds got wrong, and why it cannot happen here: the trailing space
 //! in `event: ping ` (an [`EventType`] is taken literally and the handler uses
 //! a `const` literal), the single newline after `data: i` (the encoder always
 //! ends an event with the blank line), buffering behind nginx
-//! (`X-Accel-Buffering: no` on every stream), and `Connection` over HTTP/2
-//! (never sent).
+//! (`X-Accel-Buffering: no` on every stream), `Connection` over HTTP/2
+//! (never sent), and one id for several `/ping` events a second (the id
+//! counts the events).
 
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
