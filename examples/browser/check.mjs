@@ -6,7 +6,7 @@
 // `ping` panels, sends a chat prompt, and waits until:
 //   - events received exactly "0".."4" (type "message") and the page closed it;
 //   - ping received >= 3 events of type "ping" whose data is unix seconds and
-//     whose lastEventId equals the data;
+//     whose lastEventIds are consecutive numbers (they count the events);
 //   - the chat bubble is done, non-empty, equals the concatenated deltas, from
 //     >= 3 delta events.
 // Then disconnects ping, takes a full-page screenshot and prints one JSON line:
@@ -143,7 +143,7 @@ async function run(state) {
     throw new Error(`events: the log list does not match: ${JSON.stringify(logged)}`);
   }
 
-  // ping: at least three named events, id = data = unix seconds.
+  // ping: at least three named events, data = unix seconds.
   await waitFor(page, 'ping: fewer than 3 "ping" events', () =>
     window.ssekitDemo.received.ping.filter((e) => e.type === 'ping').length >= 3);
   const pings = await page.evaluate(() => window.ssekitDemo.received.ping);
@@ -153,8 +153,13 @@ async function run(state) {
     if (!/^\d+$/.test(p.data) || Math.abs(Number(p.data) - nowS) > 3600) {
       throw new Error(`ping: data is not the current unix seconds: ${JSON.stringify(p)}`);
     }
-    if (p.lastEventId !== p.data) throw new Error(`ping: lastEventId differs from data: ${JSON.stringify(p)}`);
   }
+  // ids count the events: consecutive, none repeated.
+  pings.forEach((p, i) => {
+    if (p.lastEventId !== String(Number(pings[0].lastEventId) + i)) {
+      throw new Error(`ping: ids are not consecutive: ${JSON.stringify(pings.map((q) => q.lastEventId))}`);
+    }
+  });
 
   // chat: the bubble is done and equals the concatenated deltas.
   await waitFor(page, 'chat: the answer bubble was not marked done', () =>

@@ -7,7 +7,7 @@
 //! | `GET /` | | the demo page |
 //! | `GET /chunk` | 1 | chunked HTML, `<h1>i</h1>` for i = 0..9, 1 s apart |
 //! | `GET /sse` | 1 | `data: <now, RFC 3339>` every 2 s until the client leaves |
-//! | `GET /ping` | 2 | `id`/`event: ping`/`data` every 500 ms until the client leaves |
+//! | `GET /ping` | 2 | `id: <n>`/`event: ping`/`data: <unix s>` every 500 ms until the client leaves |
 //! | `GET /ai/sse` | 3 | `Hello, world!` three times, 2 s apart, then the end |
 //! | `GET /count` | 4 | `data: i` for i = 0..99, 200 ms apart |
 //! | `GET /stream` | 4 | 100 JSON messages, 200 ms apart |
@@ -15,21 +15,29 @@
 //! | `GET /format` | 5 | the format sequence: `message`, `update`, `new_data` |
 //! | `GET /chat?prompt=…` | | an answer streamed word by word, then `event: done` |
 //!
-//! Every timed route takes `?interval_ms=N` instead of its seed's interval.
+//! Every timed route takes `?interval_ms=N` (1 to 3 600 000) instead of its
+//! seed's interval.
+//!
+//! One function, [`answer`], routes and validates every request for all four
+//! binaries, so they answer alike: `404` for an unknown path, `405` with
+//! `Allow: GET, HEAD` for another method, `400` with a one-line
+//! `text/plain` reason for a bad query value or `Last-Event-ID`, and the
+//! `GET` answer without its body for `HEAD`. No client value is used
+//! unchecked: intervals are bounded, resume points are checked additions.
 //!
 //! What the seeds got wrong, and why it cannot happen here: the trailing space
 //! in `event: ping ` (an [`EventType`] is taken literally and the handler uses
 //! a `const` literal), the single newline after `data: i` (the encoder always
 //! ends an event with the blank line), buffering behind nginx
-//! (`X-Accel-Buffering: no` on every stream), and `Connection` over HTTP/2
-//! (never sent).
+//! (`X-Accel-Buffering: no` on every stream), `Connection` over HTTP/2
+//! (never sent), and one id for several `/ping` events a second (the id
+//! counts the events).
 
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _, stream};
-use serde::Deserialize;
 use ssekit::{ChunkedBody, Event, EventId, EventStream, EventType};
 
 /// The demo page, served at `/`.
@@ -40,20 +48,227 @@ pub type DemoStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
 /// The stream type of the chunked demo.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 
-/// Query parameters every route accepts.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The longest `interval_ms` a route accepts: one hour.
+pub const MAX_INTERVAL_MS: u64 = 3_600_000;
+
+/// The `Allow` header of every route (RFC 9110 §10.2.1): all are read-only.
+pub const ALLOW: &str = "GET, HEAD";
+
+/// Query parameters of the timed routes, validated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Params {
-    /// Replaces the route's interval, in milliseconds (at most one hour).
+    /// Replaces the route's interval, in milliseconds, from 1 to
+    /// [`MAX_INTERVAL_MS`].
     pub interval_ms: Option<u64>,
     /// The chat prompt (`/chat`).
     pub prompt: Option<String>,
 }
 
 impl Params {
-    fn interval(&self, seed: Duration) -> Duration {
-        self.interval_ms
-            .map_or(seed, |ms| Duration::from_millis(ms.min(3_600_000)))
+    /// Parses a raw query string (without the `?`). Parameters other than
+    /// `interval_ms` and `prompt` are ignored, as browsers and proxies add
+    /// their own (cache busters).
+    ///
+    /// # Errors
+    ///
+    /// [`BadRequest`] naming the parameter and why: bad percent-encoding, not
+    /// UTF-8, given more than once, or an `interval_ms` that is not a whole
+    /// number from 1 to [`MAX_INTERVAL_MS`].
+    pub fn parse(query: &str) -> Result<Self, BadRequest> {
+        let mut params = Self::default();
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode(raw_name).ok_or_else(|| {
+                BadRequest("invalid query string: a parameter name has bad percent-encoding or is not UTF-8".to_owned())
+            })?;
+            let slot = match name.as_str() {
+                "interval_ms" => Param::IntervalMs,
+                "prompt" => Param::Prompt,
+                _ => continue,
+            };
+            let value = percent_decode(raw_value)
+                .ok_or_else(|| slot.bad("bad percent-encoding or not UTF-8"))?;
+            match slot {
+                Param::IntervalMs => {
+                    if params.interval_ms.is_some() {
+                        return Err(slot.bad("given more than once"));
+                    }
+                    params.interval_ms = Some(parse_interval(&value)?);
+                }
+                Param::Prompt => {
+                    if params.prompt.is_some() {
+                        return Err(slot.bad("given more than once"));
+                    }
+                    params.prompt = Some(value);
+                }
+            }
+        }
+        Ok(params)
     }
+
+    fn interval(&self, seed: Duration) -> Duration {
+        self.interval_ms.map_or(seed, Duration::from_millis)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Param {
+    IntervalMs,
+    Prompt,
+}
+
+impl Param {
+    fn name(self) -> &'static str {
+        match self {
+            Param::IntervalMs => "interval_ms",
+            Param::Prompt => "prompt",
+        }
+    }
+
+    /// The one format of every refused query value.
+    fn bad(self, why: &str) -> BadRequest {
+        BadRequest(format!("invalid query parameter `{}`: {why}", self.name()))
+    }
+}
+
+fn parse_interval(value: &str) -> Result<u64, BadRequest> {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| value.parse::<u64>().ok())
+        .flatten()
+        .filter(|ms| (1..=MAX_INTERVAL_MS).contains(ms))
+        .ok_or_else(|| {
+            Param::IntervalMs.bad(&format!(
+                "must be a whole number of milliseconds from 1 to {MAX_INTERVAL_MS}"
+            ))
+        })
+}
+
+/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX`
+/// a byte. `None` for a `%` not followed by two hex digits, or bytes that
+/// are not UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut input = raw.bytes();
+    while let Some(b) = input.next() {
+        bytes.push(match b {
+            b'+' => b' ',
+            b'%' => {
+                let hi = char::from(input.next()?).to_digit(16)?;
+                let lo = char::from(input.next()?).to_digit(16)?;
+                u8::try_from(hi * 16 + lo).ok()?
+            }
+            b => b,
+        });
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// What a request to the demo gets, decided once for every framework: each
+/// binary only turns it into its framework's response.
+#[derive(Debug)]
+pub enum Answer {
+    /// `200`, the demo page ([`PAGE`], `text/html; charset=utf-8`).
+    Page,
+    /// `200`, the chunked HTML demo.
+    Chunk(ChunkedBody<ChunkStream>),
+    /// `200`, an event stream.
+    Sse(EventStream<DemoStream>),
+    /// A refusal, before any body.
+    Refused(Refusal),
+}
+
+impl Answer {
+    /// The body's length when it is known before it is sent (the page, a
+    /// refusal); `None` for the streams. A `HEAD` answer carries it as
+    /// `Content-Length`, as the `GET` answer does.
+    pub fn content_length(&self) -> Option<u64> {
+        let len = match self {
+            Answer::Page => PAGE.len(),
+            Answer::Refused(refusal) => refusal.message.len(),
+            Answer::Chunk(_) | Answer::Sse(_) => return None,
+        };
+        u64::try_from(len).ok()
+    }
+}
+
+/// A refused request: its status, the `Allow` header for a `405`, and a
+/// one-line `text/plain; charset=utf-8` body saying why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// `400`, `404` or `405`.
+    pub status: u16,
+    /// [`ALLOW`] on a `405`, else `None`.
+    pub allow: Option<&'static str>,
+    /// The body: what was wrong.
+    pub message: String,
+}
+
+/// The content type of every refusal body.
+pub const REFUSAL_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+impl From<BadRequest> for Refusal {
+    fn from(BadRequest(message): BadRequest) -> Self {
+        Self {
+            status: 400,
+            allow: None,
+            message,
+        }
+    }
+}
+
+/// Answers a request: the routing, validation and refusals of every demo
+/// binary, so that all four answer each request the same way.
+///
+/// `method` is the request method, `path` the request target's path as sent
+/// (not decoded), `query` its raw query string (`""` when absent) and
+/// `last_event_id` the values of every `Last-Event-ID` header.
+///
+/// In order: an unknown path is `404`; a method other than `GET` or `HEAD`
+/// is `405` with `Allow: GET, HEAD`; then a bad query value or `Last-Event-ID`
+/// is `400`. A `HEAD` request gets the `GET` answer: the servers send its
+/// status and headers without the body.
+pub fn answer<'a, I>(method: &str, path: &str, query: &str, last_event_id: I) -> Answer
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    enum Route {
+        Page,
+        Chunk,
+        Sse(Demo),
+    }
+    let route = match path {
+        "/" => Route::Page,
+        "/chunk" => Route::Chunk,
+        path => match Demo::from_path(path) {
+            Some(demo) => Route::Sse(demo),
+            None => {
+                return Answer::Refused(Refusal {
+                    status: 404,
+                    allow: None,
+                    message: "not found: see / for the routes".to_owned(),
+                });
+            }
+        },
+    };
+    if method != "GET" && method != "HEAD" {
+        return Answer::Refused(Refusal {
+            status: 405,
+            allow: Some(ALLOW),
+            message: format!("method not allowed: this route answers {ALLOW}"),
+        });
+    }
+    let outcome = match route {
+        Route::Page => return Answer::Page,
+        Route::Chunk => Params::parse(query).map(|params| Answer::Chunk(chunk(&params))),
+        Route::Sse(demo) => Params::parse(query).and_then(|params| {
+            let last = ssekit::last_event_id::parse(last_event_id)
+                .map_err(|err| BadRequest(err.to_string()))?;
+            demo.stream(&params, last).map(Answer::Sse)
+        }),
+    };
+    outcome.unwrap_or_else(|bad| Answer::Refused(bad.into()))
 }
 
 /// The SSE demos, by route.
@@ -112,7 +327,10 @@ impl Demo {
     ) -> Result<EventStream<DemoStream>, BadRequest> {
         Ok(match self {
             Demo::Ticker => ticker(params.interval(Duration::from_secs(2))),
-            Demo::Ping => ping(params.interval(Duration::from_millis(500))),
+            Demo::Ping => ping(
+                params.interval(Duration::from_millis(500)),
+                resume_ping(last_event_id.as_ref())?,
+            ),
             Demo::AiAnswer => paced(
                 vec![Event::new("Hello, world!"); 3],
                 params.interval(Duration::from_secs(2)),
@@ -138,15 +356,21 @@ impl Demo {
                 Pace::SleepAfter,
             ),
             Demo::Format => paced(format_events(), params.interval(Duration::ZERO), Pace::SleepAfter),
-                        Demo::Chat => {
+            Demo::Chat => {
                 let prompt = params.prompt.as_deref().unwrap_or("").trim();
                 if prompt.is_empty() {
-                    return Err(BadRequest("missing prompt: ask with /chat?prompt=...".to_owned()));
+                    return Err(Param::Prompt.bad("missing: ask with /chat?prompt=..."));
                 }
                 if prompt.chars().count() > MAX_PROMPT_CHARS {
-                    return Err(BadRequest(format!("prompt longer than {MAX_PROMPT_CHARS} characters")));
+                    return Err(Param::Prompt.bad(&format!(
+                        "longer than {MAX_PROMPT_CHARS} characters"
+                    )));
                 }
-                chat(prompt, params.interval(Duration::from_millis(50)), last_event_id)
+                chat(
+                    prompt,
+                    params.interval(Duration::from_millis(50)),
+                    last_event_id.as_ref(),
+                )?
             }
         })
     }
@@ -255,21 +479,49 @@ fn ticker(interval: Duration) -> EventStream<DemoStream> {
     EventStream::new(Box::pin(events.into_inner()))
 }
 
-/// SEEDS 2: `id: <unix s>`, `event: ping` (no trailing space), `data: <unix s>`.
-fn ping(interval: Duration) -> EventStream<DemoStream> {
+/// The refusal of a `Last-Event-ID` that this stream never sent.
+fn foreign_id(what: &str) -> BadRequest {
+    BadRequest(format!(
+        "invalid Last-Event-ID header: not an id of this stream ({what})"
+    ))
+}
+
+/// Where `/ping` resumes: after `Last-Event-ID: n`, at `n + 1`. An id that
+/// is not a whole number, or the last one there is, was never sent.
+fn resume_ping(last_event_id: Option<&EventId>) -> Result<u64, BadRequest> {
+    let Some(id) = last_event_id else {
+        return Ok(0);
+    };
+    id.as_str()
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| id.as_str().parse::<u64>().ok())
+        .flatten()
+        .and_then(|n| n.checked_add(1))
+        .ok_or_else(|| foreign_id(&format!("a whole number below {}", u64::MAX)))
+}
+
+/// SEEDS 2: `id: <n>`, `event: ping` (no trailing space), `data: <unix s>`.
+/// The seed's id was the unix second too, so several events a second shared
+/// one id; here the id counts the events (from `first`, one past the
+/// client's `Last-Event-ID`), so it identifies one event and a reconnecting
+/// client carries on where it was.
+fn ping(interval: Duration, first: u64) -> EventStream<DemoStream> {
     const PING: EventType = EventType::from_static("ping");
     let (tx, events) = ssekit::channel(4);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
-        loop {
+        let mut next = Some(first);
+        while let Some(n) = next {
             tokio::select! {
                 () = tx.closed() => break,
                 _ = tick.tick() => {
                     let now = unix_now().as_secs().to_string();
-                    let Ok(event) = Event::new(now.clone()).event(PING).try_id(now) else { break };
+                    let Ok(event) = Event::new(now).event(PING).try_id(n.to_string()) else { break };
                     if tx.send(event).await.is_err() {
                         break;
                     }
+                    next = n.checked_add(1);
                 }
             }
         }
@@ -296,38 +548,56 @@ pub fn chat_answer(prompt: &str) -> String {
 /// An answer streamed like a chat API: `{"delta": "<word> "}` events with
 /// ids, then `event: done`. A client that reconnects with `Last-Event-ID: n`
 /// resumes after word `n`.
+///
+/// # Errors
+///
+/// [`BadRequest`] for a `Last-Event-ID` that is not the number of a word of
+/// this answer.
 fn chat(
     prompt: &str,
     interval: Duration,
-    last_event_id: Option<EventId>,
-) -> EventStream<DemoStream> {
+    last_event_id: Option<&EventId>,
+) -> Result<EventStream<DemoStream>, BadRequest> {
     const DONE: EventType = EventType::from_static("done");
     let answer = chat_answer(prompt);
     // Deltas concatenate to the answer: the first word, then " word" each.
-    let deltas = answer.split(' ').enumerate().map(|(i, word)| {
-        if i == 0 {
-            word.to_owned()
-        } else {
-            format!(" {word}")
-        }
-    });
-    let resume_after: Option<usize> = last_event_id.and_then(|id| id.as_str().parse().ok());
-    let start = resume_after.map_or(0, |n| n + 1);
+    let deltas: Vec<String> = answer
+        .split(' ')
+        .enumerate()
+        .map(|(i, word)| {
+            if i == 0 {
+                word.to_owned()
+            } else {
+                format!(" {word}")
+            }
+        })
+        .collect();
+    let last = deltas.len().saturating_sub(1);
+    let start = match last_event_id {
+        None => 0,
+        Some(id) => id
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| id.as_str().parse::<usize>().ok())
+            .flatten()
+            .filter(|n| *n <= last)
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| foreign_id(&format!("a word number from 0 to {last}")))?,
+    };
     let mut events: Vec<Event> = deltas
+        .into_iter()
         .enumerate()
         .skip(start)
         .filter_map(|(i, delta)| {
-            Event::json(&serde_json::json!({ "delta": delta }))
-                .ok()
-                .map(|e| {
-                    e.id(EventId::new(i.to_string()).unwrap_or_else(|_| EventId::from_static("")))
-                })
+            let event = Event::json(&serde_json::json!({ "delta": delta })).ok()?;
+            event.try_id(i.to_string()).ok()
         })
         .collect();
     if let Ok(done) = Event::json(&serde_json::json!({"finish_reason": "stop"})) {
         events.push(done.event(DONE));
     }
-    paced(events, interval, Pace::SleepFirst)
+    Ok(paced(events, interval, Pace::SleepFirst))
 }
 
 /// SEEDS 1's `ChunkDemo`: an HTML page written `<h1>` by `<h1>`.
@@ -352,27 +622,52 @@ pub struct Options {
     pub addr: std::net::SocketAddr,
 }
 
-/// Parses `--addr ADDR` (or `--addr=ADDR`).
+/// The usage text of every demo binary.
+pub const USAGE: &str = "usage: <demo> [--addr ADDR]
+
+Serves the ssekit demos (open http://ADDR/ in a browser).
+
+options:
+  --addr ADDR   where to listen (default 127.0.0.1:8080; port 0 picks a free one)
+  -h, --help    print this help and exit";
+
+/// Why the command line gives no [`Options`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoOptions {
+    /// `--help` or `-h`: print [`USAGE`], exit 0.
+    Help,
+    /// A bad command line: print this and [`USAGE`], exit 2.
+    Usage(String),
+}
+
+/// Parses `--addr ADDR` (or `--addr=ADDR`), `--help` and `-h` (help
+/// wins wherever it stands).
 ///
 /// # Errors
 ///
-/// A usage message for an unknown argument or a bad address.
-pub fn options() -> Result<Options, String> {
+/// [`NoOptions::Help`] when help is asked for, [`NoOptions::Usage`] for an
+/// unknown argument, a missing value or a bad address.
+pub fn options<I>(args: I) -> Result<Options, NoOptions>
+where
+    I: IntoIterator<Item = String>,
+{
+    let args: Vec<String> = args.into_iter().collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        return Err(NoOptions::Help);
+    }
     let mut addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let value = match arg.split_once('=') {
             Some(("--addr", value)) => value.to_owned(),
-            None if arg == "--addr" => args.next().ok_or("--addr needs a value")?,
-            _ => {
-                return Err(format!(
-                    "unknown argument {arg:?}\nusage: [--addr 127.0.0.1:8080]"
-                ));
-            }
+            None if arg == "--addr" => args
+                .next()
+                .ok_or_else(|| NoOptions::Usage("--addr needs a value".to_owned()))?,
+            _ => return Err(NoOptions::Usage(format!("unknown argument {arg:?}"))),
         };
         addr = value
             .parse()
-            .map_err(|e| format!("bad --addr {value:?}: {e}"))?;
+            .map_err(|e| NoOptions::Usage(format!("bad --addr {value:?}: {e}")))?;
     }
     Ok(Options { addr })
 }
@@ -383,11 +678,18 @@ pub fn options() -> Result<Options, String> {
 ///
 /// # Errors
 ///
-/// Exit code 2 for a usage error, 1 when the address cannot be bound.
+/// Exit code 0 after `--help`, 2 for a usage error, 1 when the address
+/// cannot be bound.
 pub fn listen(framework: &str) -> Result<std::net::TcpListener, std::process::ExitCode> {
-    let options = options().map_err(|usage| {
-        eprintln!("{usage}");
-        std::process::ExitCode::from(2)
+    let options = options(std::env::args().skip(1)).map_err(|no| match no {
+        NoOptions::Help => {
+            println!("{}", USAGE.replace("<demo>", framework));
+            std::process::ExitCode::SUCCESS
+        }
+        NoOptions::Usage(problem) => {
+            eprintln!("{problem}\n{}", USAGE.replace("<demo>", framework));
+            std::process::ExitCode::from(2)
+        }
     })?;
     let listener = std::net::TcpListener::bind(options.addr)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
@@ -411,6 +713,90 @@ pub fn tokio_listener(framework: &str) -> Result<tokio::net::TcpListener, std::p
     })
 }
 
+/// The limits every demo server sets where its framework lets it; the
+/// README's "Security notes" lists which framework takes which.
+pub mod limits {
+    use std::time::Duration;
+
+    /// Open connections at once; the next waits in the kernel's backlog
+    /// until one closes. (actix-web counts per worker thread.)
+    pub const MAX_CONNECTIONS: usize = 1024;
+    /// How long a client may take to send a request head (the slow-loris
+    /// bound): the connection is closed when it is not complete by then.
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The largest HTTP/2 header list (HPACK-decoded) a client may send.
+    pub const H2_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
+    /// Concurrent HTTP/2 streams per connection.
+    pub const H2_MAX_CONCURRENT_STREAMS: u32 = 100;
+    /// The largest HTTP/1.1 request head, in bytes (actix-web's fixed limit;
+    /// poem keeps hyper's default, about 400 KiB).
+    pub const H1_MAX_HEAD_BYTES: usize = 128 * 1024;
+    /// Header fields in one HTTP/1.1 request head (hyper's default; actix-web
+    /// takes 96, fixed).
+    pub const H1_MAX_HEADERS: usize = 100;
+}
+
+/// Serves `service` on `listener` with hyper (HTTP/1.1 and h2c) and the
+/// [`limits`]: what `axum::serve` and `warp::serve` do, plus the settings
+/// they do not expose. Runs until the process ends.
+///
+/// # Errors
+///
+/// None today: a failed `accept` (out of file descriptors) is logged and
+/// retried after 100 ms, a failed connection is logged at debug level.
+pub async fn serve_hyper<S, B>(listener: tokio::net::TcpListener, service: S) -> std::io::Result<()>
+where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<B>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limits::MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => stream,
+            Err(err) => {
+                tracing::warn!("accept failed, retrying in 100 ms: {err}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+                .max_headers(limits::H1_MAX_HEADERS)
+                .max_buf_size(limits::H1_MAX_HEAD_BYTES);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(limits::H2_MAX_HEADER_LIST_SIZE)
+                .max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS);
+            if let Err(err) = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!("connection ended with an error: {err}");
+            }
+            drop(permit);
+        });
+    }
+}
+
 /// The exit code for a server's outcome.
 pub fn exit_code<E: std::fmt::Display>(outcome: Result<(), E>) -> std::process::ExitCode {
     match outcome {
@@ -423,11 +809,22 @@ pub fn exit_code<E: std::fmt::Display>(outcome: Result<(), E>) -> std::process::
 }
 
 /// Sets up logging and prints where the server listens (the tests read this
-/// line to find an ephemeral port).
+/// line to find an ephemeral port). A panic, which no request should cause,
+/// is logged as one line, without a backtrace.
 fn announce(framework: &str, addr: std::net::SocketAddr) {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .try_init();
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        tracing::error!("panicked at {location}: {}", message.replace('\n', " "));
+    }));
     println!("ssekit {framework} demo listening on http://{addr}/");
 }
 
@@ -454,5 +851,112 @@ mod tests {
             assert_eq!(Demo::from_path(path), Some(demo));
         }
         assert_eq!(Demo::from_path("/nope"), None);
+    }
+
+    #[test]
+    fn query_values_are_validated() {
+        let params = Params::parse("interval_ms=250&prompt=what+is%20SSE%3F&_=1").unwrap();
+        assert_eq!(params.interval_ms, Some(250));
+        assert_eq!(params.prompt.as_deref(), Some("what is SSE?"));
+        assert_eq!(Params::parse("").unwrap(), Params::default());
+        assert_eq!(
+            Params::parse("interval%5Fms=3600000").unwrap().interval_ms,
+            Some(MAX_INTERVAL_MS)
+        );
+        let range = "invalid query parameter `interval_ms`: must be a whole number of milliseconds from 1 to 3600000";
+        for bad in [
+            "interval_ms=0",
+            "interval_ms=3600001",
+            "interval_ms=18446744073709551616",
+            "interval_ms=-1",
+            "interval_ms=+5",
+            "interval_ms=",
+            "interval_ms",
+            "interval_ms=1e3",
+        ] {
+            assert_eq!(Params::parse(bad).unwrap_err().0, range, "{bad}");
+        }
+        assert_eq!(
+            Params::parse("interval_ms=1&interval_ms=2").unwrap_err().0,
+            "invalid query parameter `interval_ms`: given more than once"
+        );
+        assert_eq!(
+            Params::parse("prompt=%E").unwrap_err().0,
+            "invalid query parameter `prompt`: bad percent-encoding or not UTF-8"
+        );
+        assert_eq!(
+            Params::parse("prompt=%C3%28").unwrap_err().0,
+            "invalid query parameter `prompt`: bad percent-encoding or not UTF-8"
+        );
+        assert!(Params::parse("%zz=1").is_err());
+        // Unknown parameters are ignored, whatever their value.
+        assert_eq!(Params::parse("other=%zz").unwrap(), Params::default());
+    }
+
+    #[test]
+    fn resume_points_never_overflow() {
+        let id = |s: &'static str| EventId::from_static(s);
+        assert_eq!(resume_ping(None).unwrap(), 0);
+        assert_eq!(resume_ping(Some(&id("41"))).unwrap(), 42);
+        assert!(resume_ping(Some(&id("18446744073709551615"))).is_err());
+        assert!(resume_ping(Some(&id("18446744073709551616"))).is_err());
+        assert!(resume_ping(Some(&id("-1"))).is_err());
+        assert!(resume_ping(Some(&id("+1"))).is_err());
+        assert!(
+            chat(
+                "hi",
+                Duration::from_millis(1),
+                Some(&id("18446744073709551615"))
+            )
+            .is_err()
+        );
+        assert!(chat("hi", Duration::from_millis(1), Some(&id("abc"))).is_err());
+        let last = chat_answer("hi").split(' ').count() - 1;
+        let last_id = EventId::new(last.to_string()).unwrap();
+        assert!(chat("hi", Duration::from_millis(1), Some(&last_id)).is_ok());
+        let past = EventId::new((last + 1).to_string()).unwrap();
+        assert!(chat("hi", Duration::from_millis(1), Some(&past)).is_err());
+    }
+
+    #[test]
+    fn routing_refuses_in_one_order() {
+        let refusal = |answer: Answer| match answer {
+            Answer::Refused(refusal) => refusal,
+            other => panic!("refused: {other:?}"),
+        };
+        let none = std::iter::empty::<&[u8]>;
+        assert_eq!(refusal(answer("POST", "/nope", "", none())).status, 404);
+        let wrong_method = refusal(answer("POST", "/sse", "interval_ms=0", none()));
+        assert_eq!(
+            (wrong_method.status, wrong_method.allow),
+            (405, Some(ALLOW))
+        );
+        assert_eq!(
+            refusal(answer("HEAD", "/sse", "interval_ms=0", none())).status,
+            400
+        );
+        assert!(matches!(
+            answer("HEAD", "/", "interval_ms=0", none()),
+            Answer::Page
+        ));
+        let twice = refusal(answer("GET", "/chat", "prompt=hi", [&b"1"[..], &b"2"[..]]));
+        assert_eq!(
+            twice.message,
+            "invalid Last-Event-ID header: sent more than once"
+        );
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |list: &[&str]| options(list.iter().map(|s| (*s).to_owned()));
+        assert_eq!(args(&["--addr", "127.0.0.1:0"]).unwrap().addr.port(), 0);
+        assert_eq!(args(&["--addr=127.0.0.1:9"]).unwrap().addr.port(), 9);
+        assert_eq!(args(&["--help"]).unwrap_err(), NoOptions::Help);
+        assert_eq!(args(&["--addr", "x", "-h"]).unwrap_err(), NoOptions::Help);
+        assert_eq!(
+            args(&["--bogus"]).unwrap_err(),
+            NoOptions::Usage("unknown argument \"--bogus\"".to_owned())
+        );
+        assert!(matches!(args(&["--addr"]), Err(NoOptions::Usage(_))));
     }
 }

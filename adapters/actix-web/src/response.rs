@@ -3,7 +3,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use actix_web::body::BoxBody;
+use actix_web::body::{self, BoxBody};
+use actix_web::http::Method;
 use actix_web::http::header::ContentEncoding;
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use futures_core::Stream;
@@ -37,9 +38,10 @@ where
         for header in ssekit::RESPONSE_HEADERS {
             response.insert_header(header);
         }
-        response
+        let response = response
             .insert_header(ContentEncoding::Identity)
-            .streaming(stream.map(Ok::<_, Infallible>))
+            .streaming(stream.map(Ok::<_, Infallible>));
+        without_body_for_head(req, response)
     }
 }
 
@@ -50,15 +52,28 @@ where
 {
     type Body = BoxBody;
 
-    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+    fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         let body = self.into_inner();
         let mut response = HttpResponse::Ok();
         response.insert_header(("content-type", body.content_type().to_owned()));
         for header in body.extra_headers() {
             response.insert_header(header);
         }
-        response
+        let response = response
             .insert_header(ContentEncoding::Identity)
-            .streaming(body.map(Ok::<_, Infallible>))
+            .streaming(body.map(Ok::<_, Infallible>));
+        without_body_for_head(req, response)
+    }
+}
+
+/// actix-web writes no body for `HEAD`, but still runs a streaming body to
+/// its end before it reads the connection's next request: an endless event
+/// stream would hold the connection for good. So a `HEAD` answer drops its
+/// body (no `Content-Length`, no `Transfer-Encoding`, as hyper answers).
+fn without_body_for_head(req: &HttpRequest, response: HttpResponse) -> HttpResponse {
+    if req.method() == Method::HEAD {
+        response.map_body(|_, _| BoxBody::new(body::None::new()))
+    } else {
+        response
     }
 }

@@ -1,20 +1,53 @@
 //! Run with: `cargo run -p ssekit-examples --bin actix-web [-- --addr 127.0.0.1:8080]`,
 //! then open <http://127.0.0.1:8080/>.
+//!
+//! Every request goes to one default service: [`ssekit_examples::answer`]
+//! decides (route, method, query, `Last-Event-ID`), this file only turns its
+//! answer into an actix-web response, so the four binaries answer alike.
 
 use std::process::ExitCode;
 
-use actix_web::{App, Either, HttpResponse, HttpServer, web};
-use ssekit_actix_web::{ChunkedResponse, LastEventId, SseResponse};
-use ssekit_examples::{BadRequest, Demo, PAGE, Params};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder as _, web};
+use ssekit_actix_web::{ChunkedResponse, SseResponse};
+use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
 
-async fn page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(PAGE)
-}
-
-async fn chunk(params: web::Query<Params>) -> ChunkedResponse<ssekit_examples::ChunkStream> {
-    ChunkedResponse::from(ssekit_examples::chunk(&params))
+/// `HEAD` gets the `GET` answer; the adapter's responses drop their body
+/// for it.
+async fn handle(request: HttpRequest) -> HttpResponse {
+    let request = &request;
+    let uri = request.uri();
+    let answer = ssekit_examples::answer(
+        request.method().as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        request
+            .headers()
+            .get_all(ssekit::last_event_id::HEADER_NAME)
+            .map(HeaderValue::as_bytes),
+    );
+    match answer {
+        Answer::Page => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(PAGE),
+        Answer::Chunk(body) => ChunkedResponse::from(body)
+            .respond_to(request)
+            .map_into_boxed_body(),
+        Answer::Sse(stream) => SseResponse::from(stream)
+            .respond_to(request)
+            .map_into_boxed_body(),
+        Answer::Refused(refusal) => {
+            let mut response = HttpResponse::build(
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+            );
+            response.insert_header((header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE));
+            if let Some(allow) = refusal.allow {
+                response.insert_header((header::ALLOW, allow));
+            }
+            response.body(refusal.message)
+        }
+    }
 }
 
 #[actix_web::main]
@@ -23,28 +56,10 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
-    let server = HttpServer::new(|| {
-        let mut app = App::new()
-            .route("/", web::get().to(page))
-            .route("/chunk", web::get().to(chunk));
-        for (path, demo) in Demo::ALL {
-            app = app.route(
-                path,
-                web::get().to(
-                    move |params: web::Query<Params>, LastEventId(last): LastEventId| async move {
-                        match demo.stream(&params, last) {
-                            Ok(stream) => Either::Left(SseResponse::from(stream)),
-                            Err(BadRequest(reason)) => {
-                                Either::Right(HttpResponse::BadRequest().body(reason))
-                            }
-                        }
-                    },
-                ),
-            );
-        }
-        app
-    })
-    .listen_auto_h2c(listener);
+    let server = HttpServer::new(|| App::new().default_service(web::to(handle)))
+        .max_connections(limits::MAX_CONNECTIONS)
+        .client_request_timeout(limits::HEADER_READ_TIMEOUT)
+        .listen_auto_h2c(listener);
     match server {
         Ok(server) => ssekit_examples::exit_code(server.run().await),
         Err(err) => ssekit_examples::exit_code(Err(err)),

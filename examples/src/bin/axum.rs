@@ -1,48 +1,67 @@
 //! Run with: `cargo run -p ssekit-examples --bin axum [-- --addr 127.0.0.1:8080]`,
 //! then open <http://127.0.0.1:8080/>.
+//!
+//! Every request goes to one fallback handler: [`ssekit_examples::answer`]
+//! decides (route, method, query, `Last-Event-ID`), this file only turns its
+//! answer into an axum response, so the four binaries answer alike. Served
+//! by [`ssekit_examples::serve_hyper`] with the limits of
+//! [`ssekit_examples::limits`].
 
 use std::process::ExitCode;
 
 use axum::Router;
-use axum::extract::Query;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use ssekit_axum::{ChunkedResponse, LastEventId, SseResponse};
-use ssekit_examples::{BadRequest, Demo, PAGE, Params};
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use hyper_util::service::TowerToHyperService;
+use ssekit_axum::{ChunkedResponse, SseResponse};
+use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE};
 
-/// The demo routes on axum.
-fn app() -> Router {
-    let mut router = Router::new()
-        .route("/", get(|| async { Html(PAGE) }))
-        .route(
-            "/chunk",
-            get(|Query(params): Query<Params>| async move {
-                ChunkedResponse::from(ssekit_examples::chunk(&params))
-            }),
-        );
-    for (path, demo) in Demo::ALL {
-        router = router.route(
-            path,
-            get(
-                move |Query(params): Query<Params>, LastEventId(last): LastEventId| async move {
-                    match demo.stream(&params, last) {
-                        Ok(stream) => SseResponse::from(stream).into_response(),
-                        Err(BadRequest(reason)) => {
-                            (StatusCode::BAD_REQUEST, reason).into_response()
-                        }
-                    }
-                },
-            ),
-        );
+async fn handle(request: Request) -> Response {
+    let uri = request.uri();
+    let answer = ssekit_examples::answer(
+        request.method().as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        request
+            .headers()
+            .get_all(ssekit::last_event_id::HEADER_NAME)
+            .into_iter()
+            .map(HeaderValue::as_bytes),
+    );
+    match answer {
+        Answer::Page => Html(PAGE).into_response(),
+        Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),
+        Answer::Sse(stream) => SseResponse::from(stream).into_response(),
+        Answer::Refused(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = (
+                status,
+                [(header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE)],
+                refusal.message,
+            )
+                .into_response();
+            if let Some(allow) = refusal.allow {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            response
+        }
     }
-    router
+}
+
+/// The demo on axum: every route through one handler.
+fn app() -> Router {
+    Router::new().fallback(handle)
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     match ssekit_examples::tokio_listener("axum") {
-        Ok(listener) => ssekit_examples::exit_code(axum::serve(listener, app()).await),
+        Ok(listener) => ssekit_examples::exit_code(
+            ssekit_examples::serve_hyper(listener, TowerToHyperService::new(app())).await,
+        ),
         Err(code) => code,
     }
 }

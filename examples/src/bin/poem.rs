@@ -1,53 +1,175 @@
 //! Run with: `cargo run -p ssekit-examples --bin poem [-- --addr 127.0.0.1:8080]`,
 //! then open <http://127.0.0.1:8080/>.
+//!
+//! Every request goes to one endpoint: [`ssekit_examples::answer`] decides
+//! (route, method, query, `Last-Event-ID`), this file only turns its answer
+//! into a poem response, so the four binaries answer alike. Served with the
+//! limits of [`ssekit_examples::limits`] that poem lets a program set.
 
+use std::io;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use poem::listener::TcpAcceptor;
-use poem::web::{Data, Html, Query};
-use poem::{EndpointExt as _, Route, get, handler};
-use ssekit_examples::{BadRequest, Demo, DemoStream, PAGE, Params};
-use ssekit_poem::{ChunkedResponse, LastEventId, SseResponse};
+use poem::http::uri::Scheme;
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::listener::{Acceptor, TcpAcceptor};
+use poem::web::Html;
+use poem::web::{LocalAddr, RemoteAddr};
+use poem::{Body, IntoResponse as _, Request, Response, handler};
+use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
+use ssekit_poem::{ChunkedResponse, SseResponse};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// A `HEAD` request gets the `GET` answer's status and headers without its
+/// body. hyper drops the body of a `HEAD` answer over HTTP/1.1 but sends it
+/// over HTTP/2, where a client takes it for a protocol error; poem, unlike
+/// axum's router, leaves it there. So the body goes here, and the length it
+/// had stays.
 #[handler]
-fn page() -> Html<&'static str> {
-    Html(PAGE)
+fn handle(request: &Request) -> Response {
+    let uri = request.uri();
+    let answer = ssekit_examples::answer(
+        request.method().as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        request
+            .headers()
+            .get_all(ssekit::last_event_id::HEADER_NAME)
+            .into_iter()
+            .map(HeaderValue::as_bytes),
+    );
+    if request.method() == Method::HEAD {
+        let length = answer.content_length();
+        let mut response = respond(answer);
+        if let Some(length) = length {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        response.set_body(Body::empty());
+        response
+    } else {
+        respond(answer)
+    }
 }
 
-#[handler]
-fn chunk(Query(params): Query<Params>) -> ChunkedResponse<ssekit_examples::ChunkStream> {
-    ChunkedResponse::from(ssekit_examples::chunk(&params))
+fn respond(answer: Answer) -> Response {
+    match answer {
+        Answer::Page => Html(PAGE).into_response(),
+        Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),
+        Answer::Sse(stream) => SseResponse::from(stream).into_response(),
+        Answer::Refused(refusal) => {
+            let mut response = Response::builder()
+                .status(StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST))
+                .header(header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE);
+            if let Some(allow) = refusal.allow {
+                response = response.header(header::ALLOW, allow);
+            }
+            response.body(refusal.message)
+        }
+    }
 }
 
-#[handler]
-fn sse(
-    Data(demo): Data<&Demo>,
-    Query(params): Query<Params>,
-    LastEventId(last): LastEventId,
-) -> poem::Result<SseResponse<DemoStream>> {
-    match demo.stream(&params, last) {
-        Ok(stream) => Ok(SseResponse::from(stream)),
-        Err(BadRequest(reason)) => Err(poem::Error::from_string(
-            reason,
-            poem::http::StatusCode::BAD_REQUEST,
-        )),
+/// A [`TcpAcceptor`] that keeps at most [`limits::MAX_CONNECTIONS`]
+/// connections open (poem's server has no such setting): the next
+/// connection waits in the kernel's backlog until one closes.
+struct Limited {
+    inner: TcpAcceptor,
+    permits: Arc<Semaphore>,
+}
+
+impl Acceptor for Limited {
+    type Io = Counted;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<(Counted, LocalAddr, RemoteAddr, Scheme)> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(io::Error::other)?;
+        let (stream, local, remote, scheme) = self.inner.accept().await?;
+        Ok((
+            Counted {
+                stream,
+                _permit: permit,
+            },
+            local,
+            remote,
+            scheme,
+        ))
+    }
+}
+
+/// A connection holding one of [`Limited`]'s permits until it closes.
+struct Counted {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut app = Route::new().at("/", get(page)).at("/chunk", get(chunk));
-    for (path, demo) in Demo::ALL {
-        app = app.at(path, get(sse.data(demo)));
-    }
     let listener = match ssekit_examples::tokio_listener("poem") {
         Ok(listener) => listener,
         Err(code) => return code,
     };
     match TcpAcceptor::from_tokio(listener) {
-        Ok(acceptor) => {
-            ssekit_examples::exit_code(poem::Server::new_with_acceptor(acceptor).run(app).await)
-        }
+        Ok(inner) => ssekit_examples::exit_code(
+            poem::Server::new_with_acceptor(Limited {
+                inner,
+                permits: Arc::new(Semaphore::new(limits::MAX_CONNECTIONS)),
+            })
+            .http2_max_header_list_size(limits::H2_MAX_HEADER_LIST_SIZE)
+            .http2_max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS)
+            .run(handle)
+            .await,
+        ),
         Err(err) => ssekit_examples::exit_code(Err(err)),
     }
 }

@@ -1,44 +1,91 @@
 //! Run with: `cargo run -p ssekit-examples --bin warp [-- --addr 127.0.0.1:8080]`,
 //! then open <http://127.0.0.1:8080/>.
+//!
+//! Every request goes to one filter chain that never rejects:
+//! [`ssekit_examples::answer`] decides (route, method, query,
+//! `Last-Event-ID`), this file only turns its answer into a warp reply, so
+//! the four binaries answer alike. Served by [`ssekit_examples::serve_hyper`]
+//! with the limits of [`ssekit_examples::limits`].
 
 use std::process::ExitCode;
 
-use ssekit_examples::{BadRequest, Demo, PAGE, Params};
-use ssekit_warp::{ChunkedResponse, LastEventId, SseResponse};
+use hyper_util::service::TowerToHyperService;
+use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE};
+use ssekit_warp::{ChunkedResponse, SseResponse};
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::path::FullPath;
+use warp::reply::Response;
 use warp::{Filter, Reply as _};
+
+fn respond(answer: Answer) -> Response {
+    match answer {
+        Answer::Page => warp::reply::html(PAGE).into_response(),
+        Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),
+        Answer::Sse(stream) => SseResponse::from(stream).into_response(),
+        Answer::Refused(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut response = warp::reply::with_status(refusal.message, status).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(REFUSAL_CONTENT_TYPE),
+            );
+            if let Some(allow) = refusal.allow {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            response
+        }
+    }
+}
+
+/// The `GET` answer's status and headers, without its body. hyper drops the
+/// body of a `HEAD` answer over HTTP/1.1 but sends it over HTTP/2, where a
+/// client takes it for a protocol error; warp, unlike axum's router, leaves
+/// it there. So the body goes here, and the length it had stays.
+fn without_body(answer: Answer) -> Response {
+    let length = answer.content_length();
+    let mut response = respond(answer);
+    if let Some(length) = length {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    *response.body_mut() = Default::default();
+    response
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let page = warp::get()
-        .and(warp::path::end())
-        .map(|| warp::reply::html(PAGE));
-    let chunk = warp::get()
-        .and(warp::path!("chunk"))
-        .and(warp::query::<Params>())
-        .map(|params: Params| ChunkedResponse::from(ssekit_examples::chunk(&params)));
-    let demo = warp::path::full().and_then(|path: FullPath| async move {
-        Demo::from_path(path.as_str()).ok_or_else(warp::reject::not_found)
-    });
-    let sse = warp::get()
-        .and(demo)
-        .and(warp::query::<Params>())
-        .and(ssekit_warp::last_event_id())
+    // The raw query, or "" without one (`query::raw` rejects an absent query).
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let routes = warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
         .map(
-            |demo: Demo, params: Params, LastEventId(last)| match demo.stream(&params, last) {
-                Ok(stream) => SseResponse::from(stream).into_response(),
-                Err(BadRequest(reason)) => {
-                    warp::reply::with_status(reason, warp::http::StatusCode::BAD_REQUEST)
-                        .into_response()
+            |method: Method, path: FullPath, query: String, headers: HeaderMap| {
+                let answer = ssekit_examples::answer(
+                    method.as_str(),
+                    path.as_str(),
+                    &query,
+                    headers
+                        .get_all(ssekit::last_event_id::HEADER_NAME)
+                        .into_iter()
+                        .map(HeaderValue::as_bytes),
+                );
+                if method == Method::HEAD {
+                    without_body(answer)
+                } else {
+                    respond(answer)
                 }
             },
         );
-    let routes = page.or(chunk).or(sse).recover(ssekit_warp::recover);
 
-    let listener = match ssekit_examples::tokio_listener("warp") {
-        Ok(listener) => listener,
-        Err(code) => return code,
-    };
-    warp::serve(routes).incoming(listener).run().await;
-    ExitCode::SUCCESS
+    match ssekit_examples::tokio_listener("warp") {
+        Ok(listener) => ssekit_examples::exit_code(
+            ssekit_examples::serve_hyper(listener, TowerToHyperService::new(warp::service(routes)))
+                .await,
+        ),
+        Err(code) => code,
+    }
 }
