@@ -9,6 +9,7 @@ mod error;
 mod event;
 pub mod last_event_id;
 mod response;
+mod shutdown;
 mod stream;
 
 pub use channel::{Receiver, SendError, Sender, channel};
@@ -18,4 +19,7 @@ pub use error::InvalidValue;
 pub use error::JsonError;
 pub use event::{EncodedEvent, Event, EventId, EventType, MAX_EVENT_ID_LEN};
 pub use response::{CONTENT_TYPE, RESPONSE_HEADERS};
+pub use shutdown::Shutdown;
 pub use stream::{EventItem, EventStream, KeepAlive};
+/// Re-exported from `tokio-util`: the token that starts a [`Shutdown`].
+pub use tokio_util::sync::CancellationToken;
