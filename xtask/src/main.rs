@@ -11,6 +11,7 @@ use std::time::Instant;
 
 mod bench;
 mod conformance;
+mod soak;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -25,7 +26,11 @@ commands:
                                                   --json FILE (also write the matrix as JSON)
   bench         criterion benchmarks: each framework's built-in SSE against
                 ssekit through its adapter, printed as ratios from one run
-                options: --quick (shorter warm-up and measurement)";
+                options: --quick (shorter warm-up and measurement)
+  soak-shutdown graceful shutdown under load: each demo binary (release) with
+                N open streams gets SIGTERM; prints the exit time, how every
+                stream ended and what a new request gets
+                options: --streams N (default 10000), --framework NAME";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(&root),
         Some("conformance") => conformance::run(&root, &args[1..]),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("soak-shutdown") => soak::run(&root, &args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
