@@ -46,9 +46,9 @@ use crate::stream::EventStream;
 /// # drop(stream);
 /// # }
 /// ```
-pub fn channel(capacity: usize) -> (Sender, EventStream<Receiver>) {
+pub fn channel(capacity: usize) -> (Sender, EventStream<PushedEvents>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (Sender { tx }, EventStream::new(Receiver { rx }))
+    (Sender { tx }, EventStream::new(PushedEvents { rx }))
 }
 
 /// The sending half of [`channel`]. Cloning gives another sender to the same
@@ -107,12 +107,14 @@ impl fmt::Debug for Sender {
     }
 }
 
-/// The receiving half of [`channel`], inside the [`EventStream`].
-pub struct Receiver {
+/// The events a [`Sender`] pushes: the receiving half of [`channel`], inside
+/// the [`EventStream`] a push-style handler returns
+/// (`SseResponse<ssekit::PushedEvents>`).
+pub struct PushedEvents {
     rx: mpsc::Receiver<Event>,
 }
 
-impl Stream for Receiver {
+impl Stream for PushedEvents {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
@@ -120,9 +122,9 @@ impl Stream for Receiver {
     }
 }
 
-impl fmt::Debug for Receiver {
+impl fmt::Debug for PushedEvents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver").finish_non_exhaustive()
+        f.debug_struct("PushedEvents").finish_non_exhaustive()
     }
 }
 

@@ -230,6 +230,20 @@ macro_rules! text_value_impls {
 text_value_impls!(EventId);
 text_value_impls!(EventType);
 
+/// A number as an id: its decimal digits, which the wire always carries.
+///
+/// ```
+/// use ssekit::{Event, EventId};
+///
+/// assert_eq!(EventId::from(42_u64), "42");
+/// assert_eq!(Event::new("hi").id(7_u64.into()).encode().as_bytes(), b"id: 7\ndata: hi\n\n");
+/// ```
+impl From<u64> for EventId {
+    fn from(n: u64) -> Self {
+        Self(Cow::Owned(n.to_string()))
+    }
+}
+
 /// One server-sent event: optional `id`, `event` type and `retry` time, data
 /// text, and comments.
 ///
@@ -449,8 +463,10 @@ impl From<&'static str> for Event {
 
 /// The wire bytes of one [`Event`], made once by [`Event::encode`].
 ///
-/// Cloning is a reference-count increment, so one encoded event can be written
-/// to thousands of connections without copying. The bytes always form whole,
+/// Cloning is a reference-count increment, so one encoded event can be handed
+/// to thousands of connections without encoding it again (a stream that joins
+/// several ready events into one frame copies their bytes into it). The bytes
+/// always form whole,
 /// valid lines ending with the blank line that dispatches the event.
 ///
 /// ```

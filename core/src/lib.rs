@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod adapter;
 mod channel;
 mod chunked;
 mod encode;
@@ -12,7 +11,7 @@ mod response;
 mod shutdown;
 mod stream;
 
-pub use channel::{Receiver, SendError, Sender, channel};
+pub use channel::{PushedEvents, SendError, Sender, channel};
 pub use chunked::{ChunkItem, ChunkedBody};
 pub use error::InvalidValue;
 #[cfg(feature = "json")]

@@ -184,7 +184,7 @@ pin_project! {
     /// - **Keep-alive**: on by default, see [`KeepAlive`].
     /// - **Initial `retry`**: [`EventStream::retry`] sends `retry: <ms>` first.
     /// - **Batching**: events that are ready at the same time are written as
-    ///   one frame (up to 64 KiB), which saves a system call per event under
+    ///   one frame (up to 64 KiB): the server gets one body frame, not one per event, under
     ///   load; an event that is ready never waits for one that is not.
     /// - **End of stream**: when the inner stream ends, the body ends cleanly
     ///   (the final chunk is written, the HTTP/2 stream closed). A browser's

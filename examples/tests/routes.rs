@@ -7,7 +7,7 @@ mod support;
 
 use ssekit_conformance::client::{SseReader, Version, get};
 use ssekit_conformance::parser::Parsed;
-use support::{BINARIES, Demo};
+use support::{BINARIES, DemoProcess};
 
 /// What a route answered, with values that change with the clock replaced.
 #[derive(Debug, PartialEq, Eq)]
@@ -93,13 +93,12 @@ async fn answer(
         reply.headers.get("connection").is_none(),
         "no Connection header on {path}"
     );
-    let mut reader = SseReader::new(reply).await;
+    let mut reader = SseReader::new(reply);
     let mut items = Vec::new();
     while let Some(item) = reader.next().await {
         match item {
-            Parsed::Comment { .. } => {}
-            Parsed::Error { ty, message } => {
-                panic!("{path}: the parser refused the stream: {ty}: {message}")
+            Parsed::Error { message } => {
+                panic!("{path}: the parser refused the stream: {message}")
             }
             item => items.push(normalize(path, item)),
         }
@@ -184,7 +183,7 @@ async fn every_route_answers_identically_on_every_framework() {
     let test = async {
         let mut reference: Option<(&str, Vec<Answer>)> = None;
         for (name, binary) in BINARIES {
-            let demo = Demo::start(name, binary);
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
             let mut answers = Vec::new();
             for (path, query, take) in routes {
                 let answer = answer(demo.addr, path, query, take, Version::Http1).await;
@@ -241,7 +240,7 @@ async fn every_route_answers_identically_on_every_framework() {
             match &reference {
                 None => reference = Some((name, answers)),
                 Some((first, reference)) => {
-                    assert_eq!(&answers, reference, "{name} answers as {first} does")
+                    assert_eq!(&answers, reference, "{name} answers as {first} does");
                 }
             }
         }
@@ -255,7 +254,7 @@ async fn every_route_answers_identically_on_every_framework() {
 async fn chat_resumes_after_last_event_id() {
     let test = async {
         for (name, binary) in BINARIES {
-            let demo = Demo::start(name, binary);
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
             let reply = get(
                 demo.addr,
                 "/chat?interval_ms=1&prompt=hi",
@@ -263,14 +262,14 @@ async fn chat_resumes_after_last_event_id() {
                 Version::Http1,
             )
             .await;
-            let mut reader = SseReader::new(reply).await;
+            let mut reader = SseReader::new(reply);
             let first = reader
                 .next_event()
                 .await
                 .expect("an event after the resume point");
             match first {
                 Parsed::Event { last_event_id, .. } => {
-                    assert_eq!(last_event_id, "6", "{name} resumes after 5")
+                    assert_eq!(last_event_id, "6", "{name} resumes after 5");
                 }
                 other => panic!("{other:?}"),
             }
@@ -287,7 +286,7 @@ async fn chat_resumes_after_last_event_id() {
 async fn chat_without_a_prompt_is_an_http_400() {
     let test = async {
         for (name, binary) in BINARIES {
-            let demo = Demo::start(name, binary);
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
             for query in ["", "?prompt=", "?prompt=%20%20"] {
                 let mut reply = get(demo.addr, &format!("/chat{query}"), &[], Version::Http1).await;
                 assert_eq!(reply.status, 400, "{name} /chat{query}");

@@ -8,6 +8,10 @@
 //! library, not the kernel. `cargo xtask bench` runs this and prints the
 //! ratios. actix-web has no built-in SSE: its column is ssekit alone.
 
+#![allow(
+    clippy::expect_used,
+    reason = "a benchmark whose setup fails has nothing to measure"
+)]
 #![expect(
     missing_docs,
     reason = "criterion_group! generates an undocumented pub fn"

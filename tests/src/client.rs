@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use crate::parser::{JsParser, Parsed};
+use crate::parser::{Oracle, Parsed};
 
 /// How long a client waits for the next piece of a response before the test
 /// fails. Generous: it bounds a hung test, it does not measure speed.
@@ -188,12 +188,12 @@ impl Reply {
     }
 }
 
-/// An event stream read through the independent parser.
+/// An event stream read through the independent parser ([`Oracle`]).
 #[derive(Debug)]
 pub struct SseReader {
     /// The response.
     pub reply: Reply,
-    parser: JsParser,
+    parser: Oracle,
     pending: std::collections::VecDeque<Parsed>,
     /// Every body byte received so far.
     pub raw: Vec<u8>,
@@ -202,14 +202,32 @@ pub struct SseReader {
 
 impl SseReader {
     /// Reads `reply` through a fresh parser.
-    pub async fn new(reply: Reply) -> Self {
+    pub fn new(reply: Reply) -> Self {
         Self {
             reply,
-            parser: JsParser::start().await,
+            parser: Oracle::new(),
             pending: Default::default(),
             raw: Vec::new(),
             ended: false,
         }
+    }
+
+    /// Reads one more piece of the body; `false` at its end.
+    async fn read_more(&mut self) -> bool {
+        if self.ended {
+            return false;
+        }
+        match self.reply.chunk().await {
+            Some(chunk) => {
+                self.raw.extend_from_slice(&chunk);
+                self.pending.extend(self.parser.feed(&chunk));
+            }
+            None => {
+                self.ended = true;
+                self.pending.extend(self.parser.end());
+            }
+        }
+        true
     }
 
     /// The next parsed item, `None` when the body ended.
@@ -218,31 +236,39 @@ impl SseReader {
             if let Some(item) = self.pending.pop_front() {
                 return Some(item);
             }
-            if self.ended {
+            if !self.read_more().await {
                 return None;
-            }
-            match self.reply.chunk().await {
-                Some(chunk) => {
-                    self.raw.extend_from_slice(&chunk);
-                    self.pending.extend(self.parser.feed(&chunk).await);
-                }
-                None => {
-                    self.ended = true;
-                    self.pending.extend(self.parser.end().await);
-                }
             }
         }
     }
 
-    /// The next event, skipping comments; panics on a parser error.
+    /// Reads until the raw body received so far contains `needle` (the
+    /// parser does not report comments: keep-alives are checked on the
+    /// bytes). Parsed items read meanwhile stay queued for [`SseReader::next`].
+    ///
+    /// # Panics
+    ///
+    /// When the body ends first, naming what was missing.
+    pub async fn read_raw_until(&mut self, needle: &[u8]) {
+        while !self.raw.windows(needle.len()).any(|w| w == needle) {
+            assert!(
+                self.read_more().await,
+                "the body ended without {:?}; received: {:?}",
+                String::from_utf8_lossy(needle),
+                String::from_utf8_lossy(&self.raw)
+            );
+        }
+    }
+
+    /// The next event, skipping retry values; panics on a parser error.
     pub async fn next_event(&mut self) -> Option<Parsed> {
         loop {
             match self.next().await? {
                 item @ Parsed::Event { .. } => return Some(item),
-                Parsed::Error { ty, message } => {
-                    panic!("the parser refused the stream: {ty}: {message}")
+                Parsed::Error { message } => {
+                    panic!("the parser refused the stream: {message}")
                 }
-                _ => {}
+                Parsed::Retry { .. } => {}
             }
         }
     }
@@ -296,6 +322,33 @@ impl RawReply {
             }
             self.rest.extend_from_slice(&buf[..n]);
         }
+    }
+}
+
+/// The chunks of an HTTP/1.1 chunked body, as framed on the wire (the
+/// terminating empty chunk excluded).
+///
+/// # Panics
+///
+/// When the framing is malformed.
+pub fn dechunk(mut body: &[u8]) -> Vec<Vec<u8>> {
+    let mut chunks = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size_text = std::str::from_utf8(&body[..line_end]).expect("ASCII chunk size");
+        let size_text = size_text.split(';').next().unwrap_or(size_text).trim();
+        let size = usize::from_str_radix(size_text, 16).expect("a hexadecimal chunk size");
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return chunks;
+        }
+        assert!(body.len() >= size + 2, "a complete chunk of {size} bytes");
+        chunks.push(body[..size].to_vec());
+        assert_eq!(&body[size..size + 2], b"\r\n", "CR LF after a chunk");
+        body = &body[size + 2..];
     }
 }
 

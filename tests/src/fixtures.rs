@@ -1,14 +1,15 @@
 //! The fixture handlers, written once against `ssekit` only. Every framework
 //! driver serves them unchanged:
 //!
-//! - `GET /sse/{name}/{probe}`: [`Fixtures::sse`], the adapter's response
+//! - `GET /sse/{name}/{gate}`: [`Fixtures::sse`], the adapter's response
 //!   wrapper around the returned `EventStream`, the adapter's `LastEventId`
 //!   extractor in front;
-//! - `GET /chunked/{name}/{probe}`: [`Fixtures::chunked`], the adapter's
+//! - `GET /chunked/{name}/{gate}`: [`Fixtures::chunked`], the adapter's
 //!   chunked-body conversion.
 //!
-//! `probe` names a [`Probe`]: a gate the test opens to let a handler go on,
-//! and a channel on which the handler reports what it observed.
+//! `gate` names a [`Gate`]: a gate the test opens to let a handler go on,
+//! and a channel on which the handler reports what it observed. (Not to be
+//! confused with the adapters' disconnect gate, which writes on idleness.)
 
 use std::collections::HashMap;
 use std::fmt;
@@ -50,19 +51,19 @@ pub struct Refusal {
 
 /// A gate and a report channel shared by a test and a fixture handler.
 #[derive(Debug)]
-pub struct Probe {
+pub struct Gate {
     gate: Semaphore,
     reports_tx: mpsc::UnboundedSender<String>,
     reports_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<String>>,
 }
 
-impl Probe {
-    /// Lets the handler pass one [`Probe::wait`].
+impl Gate {
+    /// Lets the handler pass one [`Gate::wait`].
     pub fn open(&self) {
         self.gate.add_permits(1);
     }
 
-    /// Waits until the test calls [`Probe::open`].
+    /// Waits until the test calls [`Gate::open`].
     pub async fn wait(&self) {
         if let Ok(permit) = self.gate.acquire().await {
             permit.forget();
@@ -84,7 +85,7 @@ impl Probe {
 /// The state behind every fixture route.
 #[derive(Debug, Default)]
 pub struct Fixtures {
-    probes: Mutex<HashMap<u64, Arc<Probe>>>,
+    gates: Mutex<HashMap<u64, Arc<Gate>>>,
     next: AtomicU64,
 }
 
@@ -98,6 +99,15 @@ pub fn large_data() -> String {
     }
     data.truncate(data.trim_end_matches('\n').len());
     data
+}
+
+/// How many events the `burst` fixture has ready at once.
+pub const BURST_EVENTS: usize = 300;
+
+/// The data of event `i` of the `burst` fixture: about 1 KiB, so that the
+/// burst (about 300 KiB) is several times the batching cap.
+pub fn burst_data(i: usize) -> String {
+    format!("{i:04} {}", "x".repeat(1000))
 }
 
 /// What the `fields` fixture sends, and what the client must see.
@@ -214,32 +224,32 @@ impl Fixtures {
         Arc::new(Self::default())
     }
 
-    /// A new probe, with its key for the route.
-    pub fn probe(&self) -> (u64, Arc<Probe>) {
+    /// A new gate, with its key for the route.
+    pub fn gate(&self) -> (u64, Arc<Gate>) {
         let key = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        let probe = Arc::new(Probe {
+        let gate = Arc::new(Gate {
             gate: Semaphore::new(0),
             reports_tx,
             reports_rx: tokio::sync::Mutex::new(reports_rx),
         });
-        self.probes
+        self.gates
             .lock()
-            .expect("probe map")
-            .insert(key, Arc::clone(&probe));
-        (key, probe)
+            .expect("gate map")
+            .insert(key, Arc::clone(&gate));
+        (key, gate)
     }
 
-    fn get_probe(&self, key: u64) -> Arc<Probe> {
-        self.probes
+    fn get_gate(&self, key: u64) -> Arc<Gate> {
+        self.gates
             .lock()
-            .expect("probe map")
+            .expect("gate map")
             .get(&key)
             .cloned()
             .unwrap_or_else(|| {
-                // A route without a probe still works; its gate never opens.
+                // A route without a gate still works; its gate never opens.
                 let (tx, rx) = mpsc::unbounded_channel();
-                Arc::new(Probe {
+                Arc::new(Gate {
                     gate: Semaphore::new(0),
                     reports_tx: tx,
                     reports_rx: tokio::sync::Mutex::new(rx),
@@ -256,10 +266,10 @@ impl Fixtures {
     pub fn sse(
         &self,
         name: &str,
-        probe: u64,
+        gate: u64,
         last_event_id: Option<EventId>,
     ) -> Result<EventStream<FixtureStream>, Refusal> {
-        let probe = self.get_probe(probe);
+        let gate = self.get_gate(gate);
         let stream: FixtureStream = match name {
             "fields" => Box::pin(futures_util::stream::iter(
                 field_cases().into_iter().map(|(e, _)| Ok(e)),
@@ -271,13 +281,13 @@ impl Fixtures {
             }
             "gated" => pushed(|tx| async move {
                 let _ = tx.send(Ok(Event::new("event 1"))).await;
-                probe.wait().await;
+                gate.wait().await;
                 let _ = tx.send(Ok(Event::new("event 2"))).await;
             }),
             "idle" => {
                 let stream = pushed(|tx| async move {
                     let _ = tx.send(Ok(Event::new("start"))).await;
-                    probe.wait().await;
+                    gate.wait().await;
                     let _ = tx.send(Ok(Event::new("end"))).await;
                 });
                 return Ok(EventStream::new(stream)
@@ -290,7 +300,7 @@ impl Fixtures {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 });
-                // The adapters' disconnect probe (250 ms on actix-web and poem)
+                // The adapters' disconnect gate (250 ms on actix-web and poem)
                 // writes on idleness like keep-alive; give both the same 1 s so a
                 // scheduling hiccup between events cannot look like idleness.
                 return Ok(EventStream::new(stream)
@@ -303,15 +313,15 @@ impl Fixtures {
                 let (tx, events) = ssekit::channel(4);
                 tokio::spawn(async move {
                     if tx.send(Event::new("hello")).await.is_err() {
-                        probe.report("send failed");
+                        gate.report("send failed");
                         return;
                     }
                     tokio::select! {
                         () = tx.closed() => {
                             let failed = tx.send(Event::new("too late")).await.is_err();
-                            probe.report(if failed { "closed" } else { "closed but send succeeded" });
+                            gate.report(if failed { "closed" } else { "closed but send succeeded" });
                         }
-                        () = tokio::time::sleep(Duration::from_secs(60)) => probe.report("not noticed"),
+                        () = tokio::time::sleep(Duration::from_secs(60)) => gate.report("not noticed"),
                     }
                 });
                 Box::pin(events.into_inner().map(Ok))
@@ -326,17 +336,16 @@ impl Fixtures {
                     last_event_id.map_or_else(|| "<none>".to_owned(), |id| id.as_str().to_owned());
                 Box::pin(futures_util::stream::iter([Ok(Event::new(data))]))
             }
+            "burst" => Box::pin(futures_util::stream::iter(
+                (0..BURST_EVENTS).map(|i| Ok(Event::new(burst_data(i)))),
+            )),
             "large" => Box::pin(futures_util::stream::iter([
                 Ok(Event::new(large_data())),
                 Ok(Event::new("after")),
             ])),
             "count" => pushed(|tx| async move {
-                for i in 0..10 {
-                    let _ = tx
-                        .send(Ok(Event::new(i.to_string())
-                            .try_id(i.to_string())
-                            .expect("digits")))
-                        .await;
+                for i in 0..10_u64 {
+                    let _ = tx.send(Ok(Event::new(i.to_string()).id(i.into()))).await;
                     tokio::task::yield_now().await;
                 }
             }),
@@ -344,7 +353,7 @@ impl Fixtures {
                 Ok(Event::new("before")),
                 Err(FixtureError(format!(
                     "fixture failure #{}",
-                    Arc::as_ptr(&probe) as usize
+                    Arc::as_ptr(&gate) as usize
                 ))),
                 Ok(Event::new("after")),
             ])),
@@ -369,15 +378,15 @@ impl Fixtures {
     /// # Errors
     ///
     /// [`Refusal`] 404 for an unknown fixture.
-    pub fn chunked(&self, name: &str, probe: u64) -> Result<ChunkedBody<ChunkStream>, Refusal> {
-        let probe = self.get_probe(probe);
+    pub fn chunked(&self, name: &str, gate: u64) -> Result<ChunkedBody<ChunkStream>, Refusal> {
+        let gate = self.get_gate(gate);
         match name {
             "page" => {
                 let (tx, mut rx) = mpsc::channel::<Bytes>(4);
                 tokio::spawn(async move {
                     let _ = tx.send(Bytes::from_static(b"<html><body>")).await;
                     let _ = tx.send(Bytes::from_static(b"<h1>0</h1>")).await;
-                    probe.wait().await;
+                    gate.wait().await;
                     let _ = tx.send(Bytes::from_static(b"<h1>1</h1>")).await;
                     let _ = tx.send(Bytes::from_static(b"</body></html>")).await;
                 });
@@ -393,7 +402,7 @@ impl Fixtures {
     }
 }
 
-/// The error message the `error-item` fixture for `probe` logs.
-pub fn error_item_message(probe: &Arc<Probe>) -> String {
-    format!("fixture failure #{}", Arc::as_ptr(probe) as usize)
+/// The error message the `error-item` fixture for `gate` logs.
+pub fn error_item_message(gate: &Arc<Gate>) -> String {
+    format!("fixture failure #{}", Arc::as_ptr(gate) as usize)
 }

@@ -7,7 +7,13 @@
 //! framework, so test names read `axum::keep_alive_when_idle`.
 //!
 //! Clients are real: hyper's HTTP/1.1 and HTTP/2 clients, raw TCP where the
-//! exact bytes matter, and an independent SSE parser ([`parser`]).
+//! exact bytes matter, and an independent SSE parser in process ([`parser`]).
+
+#![allow(
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    reason = "test support: a step that fails fails the test, and its message says which step"
+)]
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub mod client;
+pub mod demo;
 pub mod fixtures;
 pub mod frameworks;
 pub mod parser;
@@ -27,12 +34,17 @@ pub trait Framework {
     /// The name used in test names and reports.
     const NAME: &'static str;
 
+    /// Whether the framework's usual compression middleware (the one the
+    /// driver puts in front) compresses `text/event-stream` responses; where
+    /// it does not, they pass through uncompressed.
+    const COMPRESSES_EVENT_STREAMS: bool;
+
     /// Serves the fixture routes on `127.0.0.1:0` until the returned server
     /// is dropped:
     ///
-    /// - `GET /sse/{name}/{probe}` → [`Fixtures::sse`] through the adapter's
+    /// - `GET /sse/{name}/{gate}` → [`Fixtures::sse`] through the adapter's
     ///   response type and `LastEventId` extractor;
-    /// - `GET /chunked/{name}/{probe}` → [`Fixtures::chunked`] through the
+    /// - `GET /chunked/{name}/{gate}` → [`Fixtures::chunked`] through the
     ///   adapter's chunked-body conversion;
     ///
     /// with the framework's usual compression middleware in front, and HTTP/2
@@ -121,6 +133,12 @@ pub fn init_logging() {
         buffer
     });
     let _ = logs;
+}
+
+/// Whether this process captures logs (another subscriber may have been
+/// installed first).
+pub fn logs_captured() -> bool {
+    LOGS.get().is_some()
 }
 
 /// Whether anything logged so far contains `needle`.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::Framework;
-use crate::client::{SseReader, Version, get, raw_get};
+use crate::client::{SseReader, Version, dechunk, get, raw_get};
 use crate::fixtures::{self, Fixtures};
-use crate::parser::{JsParser, Parsed};
+use crate::parser::{Oracle, Parsed};
 
 /// Lists every scenario, once: `for_each_scenario!(my_macro!(args))` calls
 /// `my_macro!(args; headers, field_encoding_round_trips, …)`.
@@ -36,18 +36,19 @@ macro_rules! for_each_scenario {
             stream_end_is_clean,
             error_item_ends_stream_and_is_logged,
             error_before_first_event_is_http_error,
+            ready_events_share_frames_up_to_the_cap,
         );
     };
 }
 
 /// The `gated` fixture's contract: event 1 arrives while the handler still
 /// waits at the gate, event 2 after the test opens it, then the end.
-async fn expect_gated_events(reader: &mut SseReader, probe: &crate::fixtures::Probe) {
+async fn expect_gated_events(reader: &mut SseReader, gate: &crate::fixtures::Gate) {
     assert_eq!(
         reader.next_event().await,
         Some(Parsed::message("event 1", ""))
     );
-    probe.open();
+    gate.open();
     assert_eq!(
         reader.next_event().await,
         Some(Parsed::message("event 2", ""))
@@ -112,34 +113,37 @@ pub async fn headers<F: Framework>() {
 /// event types, setters called twice and JSON holding newlines.
 pub async fn field_encoding_round_trips<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader =
-        SseReader::new(get(server.addr, "/sse/fields/0", &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(get(server.addr, "/sse/fields/0", &[], Version::Http1).await);
     assert_eq!(reader.reply.status, 200);
     let mut expected = Vec::new();
+    let mut comment_lines = Vec::new();
     for (event, parsed) in fixtures::field_cases() {
         for comment in event.comments() {
             for line in comment.split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
-                expected.push(Parsed::Comment {
-                    text: line.to_owned(),
+                comment_lines.push(if line.is_empty() {
+                    ":\n".to_owned()
+                } else {
+                    format!(": {line}\n")
                 });
             }
         }
         expected.push(parsed);
     }
     let got = reader.rest().await;
-    assert_eq!(
-        got,
-        expected,
-        "raw stream: {:?}",
-        String::from_utf8_lossy(&reader.raw)
-    );
+    let raw = String::from_utf8_lossy(&reader.raw);
+    assert_eq!(got, expected, "raw stream: {raw:?}");
+    for line in comment_lines {
+        assert!(
+            raw.contains(&line),
+            "comment line {line:?} missing from the raw stream: {raw:?}"
+        );
+    }
 }
 
 /// JSON event data round-trips through serde.
 pub async fn json_round_trips<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader =
-        SseReader::new(get(server.addr, "/sse/json/0", &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(get(server.addr, "/sse/json/0", &[], Version::Http1).await);
     let mut got = Vec::new();
     while let Some(event) = reader.next_event().await {
         let data = event.data().expect("event data").to_owned();
@@ -153,7 +157,7 @@ pub async fn json_round_trips<F: Framework>() {
 /// producing event 2: nothing buffers.
 pub async fn events_arrive_incrementally<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let mut reader = SseReader::new(
         get(
             server.addr,
@@ -162,16 +166,15 @@ pub async fn events_arrive_incrementally<F: Framework>() {
             Version::Http1,
         )
         .await,
-    )
-    .await;
-    expect_gated_events(&mut reader, &probe).await;
+    );
+    expect_gated_events(&mut reader, &gate).await;
 }
 
 /// While the handler is idle, keep-alive comments arrive (interval 50 ms).
 /// They are lone comment lines, invisible to every client.
 pub async fn keep_alive_when_idle<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let mut reader = SseReader::new(
         get(
             server.addr,
@@ -180,44 +183,24 @@ pub async fn keep_alive_when_idle<F: Framework>() {
             Version::Http1,
         )
         .await,
-    )
-    .await;
+    );
     assert_eq!(
         reader.next_event().await,
         Some(Parsed::message("start", ""))
     );
-    let mut comments = 0;
-    while comments < 2 {
-        match reader.next().await.expect("stream open while idle") {
-            Parsed::Comment { text } => {
-                assert_eq!(text, "");
-                comments += 1;
-            }
-            other => panic!("only keep-alive comments while idle, got {other:?}"),
-        }
-    }
-    probe.open();
-    loop {
-        match reader.next().await.expect("the end event") {
-            Parsed::Comment { .. } => {}
-            other => {
-                assert_eq!(other, Parsed::message("end", ""));
-                break;
-            }
-        }
-    }
-    let raw = String::from_utf8_lossy(&reader.raw);
-    assert!(
-        raw.contains("data: start\n\n:\n:\n"),
-        "keep-alive is `:\\n` without a blank line: {raw:?}"
-    );
+    // The parser does not report comments (nor does `EventSource`): read
+    // the bytes until two keep-alives followed the event, and no event came
+    // in between.
+    reader.read_raw_until(b"data: start\n\n:\n:\n").await;
+    gate.open();
+    assert_eq!(reader.next_event().await, Some(Parsed::message("end", "")));
+    assert_eq!(reader.next_event().await, None);
 }
 
 /// No keep-alive is written while events flow (60 events 5 ms apart, keep-alive 1 s).
 pub async fn no_keep_alive_while_events_flow<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader =
-        SseReader::new(get(server.addr, "/sse/flowing/0", &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(get(server.addr, "/sse/flowing/0", &[], Version::Http1).await);
     let items = reader.rest().await;
     let expected: Vec<Parsed> = (0..60)
         .map(|i| Parsed::message(&i.to_string(), ""))
@@ -229,7 +212,7 @@ pub async fn no_keep_alive_while_events_flow<F: Framework>() {
 /// (default keep-alive of 15 s, so no write reveals it).
 pub async fn disconnect_is_noticed_while_idle<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let mut reader = SseReader::new(
         get(
             server.addr,
@@ -238,14 +221,13 @@ pub async fn disconnect_is_noticed_while_idle<F: Framework>() {
             Version::Http1,
         )
         .await,
-    )
-    .await;
+    );
     assert_eq!(
         reader.next_event().await,
         Some(Parsed::message("hello", ""))
     );
     drop(reader);
-    let report = probe.next_report(Duration::from_secs(1)).await;
+    let report = gate.next_report(Duration::from_secs(1)).await;
     assert_eq!(
         report.as_deref(),
         Some("closed"),
@@ -272,8 +254,7 @@ pub async fn last_event_id_reaches_handler<F: Framework>() {
                 Version::Http1,
             )
             .await,
-        )
-        .await;
+        );
         assert_eq!(reader.reply.status, 200);
         assert_eq!(
             reader.next_event().await,
@@ -299,7 +280,7 @@ pub async fn hostile_last_event_id_is_refused<F: Framework>() {
         assert!(!body.contains("data:"), "no event leaks: {body:?}");
     }
     let mut reader =
-        SseReader::new(get(server.addr, "/sse/last-event-id/0", &[], Version::Http1).await).await;
+        SseReader::new(get(server.addr, "/sse/last-event-id/0", &[], Version::Http1).await);
     assert_eq!(
         reader.next_event().await,
         Some(Parsed::message("<none>", ""))
@@ -309,8 +290,7 @@ pub async fn hostile_last_event_id_is_refused<F: Framework>() {
 /// A 1 MiB event arrives intact.
 pub async fn large_event_arrives_intact<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader =
-        SseReader::new(get(server.addr, "/sse/large/0", &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(get(server.addr, "/sse/large/0", &[], Version::Http1).await);
     let first = reader.next_event().await.expect("the large event");
     let data = first.data().expect("data");
     assert!(data.len() >= 1_000_000, "{} bytes", data.len());
@@ -335,13 +315,12 @@ pub async fn concurrent_streams_complete<F: Framework>() {
             })
         })
         .collect();
-    let mut parser = JsParser::start().await;
     let expected: Vec<Parsed> = (0..10)
         .map(|i| Parsed::message(&i.to_string(), &i.to_string()))
         .collect();
     for task in tasks {
         let raw = task.await.expect("client task");
-        assert_eq!(parser.parse_all(&raw).await, expected);
+        assert_eq!(Oracle::parse_all(&raw), expected);
     }
 }
 
@@ -349,7 +328,7 @@ pub async fn concurrent_streams_complete<F: Framework>() {
 /// connection-specific header is sent.
 pub async fn http2_prior_knowledge<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let reply = get(
         server.addr,
         &format!("/sse/gated/{key}"),
@@ -369,15 +348,18 @@ pub async fn http2_prior_knowledge<F: Framework>() {
     ] {
         assert!(reply.headers.get(name).is_none(), "HTTP/2 forbids {name}");
     }
-    let mut reader = SseReader::new(reply).await;
-    expect_gated_events(&mut reader, &probe).await;
+    let mut reader = SseReader::new(reply);
+    expect_gated_events(&mut reader, &gate).await;
 }
 
 /// With the framework's usual compression middleware in front and a client
-/// that accepts gzip, events still arrive one by one and decode correctly.
+/// that accepts gzip: where the middleware compresses event streams
+/// ([`Framework::COMPRESSES_EVENT_STREAMS`]) the body is gzip and events
+/// still arrive one by one, each decompressed as it comes; where it refuses
+/// them, the body passes through uncompressed.
 pub async fn compression_middleware_keeps_streaming<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let reply = get(
         server.addr,
         &format!("/sse/gated/{key}"),
@@ -387,14 +369,31 @@ pub async fn compression_middleware_keeps_streaming<F: Framework>() {
     .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
-    let mut reader = SseReader::new(reply).await;
-    expect_gated_events(&mut reader, &probe).await;
+    if F::COMPRESSES_EVENT_STREAMS {
+        assert_eq!(
+            reply.header("content-encoding"),
+            Some("gzip"),
+            "{}'s middleware compresses event streams",
+            F::NAME
+        );
+        assert!(reply.is_gzip());
+    } else {
+        assert!(
+            matches!(reply.header("content-encoding"), None | Some("identity")),
+            "{}'s middleware passes event streams through: content-encoding {:?}",
+            F::NAME,
+            reply.header("content-encoding")
+        );
+        assert!(!reply.is_gzip());
+    }
+    let mut reader = SseReader::new(reply);
+    expect_gated_events(&mut reader, &gate).await;
 }
 
 /// The chunked body: its content type, chunks one by one.
 pub async fn chunked_body_streams<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let mut reply = get(
         server.addr,
         &format!("/chunked/page/{key}"),
@@ -417,7 +416,7 @@ pub async fn chunked_body_streams<F: Framework>() {
             .expect("the first chunks before the gate opens");
         seen.extend_from_slice(&chunk);
     }
-    probe.open();
+    gate.open();
     seen.extend_from_slice(&reply.bytes().await);
     assert_eq!(
         String::from_utf8_lossy(&seen),
@@ -437,8 +436,7 @@ pub async fn stream_end_is_clean<F: Framework>() {
         String::from_utf8_lossy(&raw.rest)
     );
 
-    let mut reader =
-        SseReader::new(get(server.addr, "/sse/count/0", &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(get(server.addr, "/sse/count/0", &[], Version::Http1).await);
     let items = reader.rest().await;
     assert_eq!(items.len(), 10, "{items:?}");
 }
@@ -447,7 +445,7 @@ pub async fn stream_end_is_clean<F: Framework>() {
 /// events before it, and the error is logged.
 pub async fn error_item_ends_stream_and_is_logged<F: Framework>() {
     let (fixtures, server) = start::<F>().await;
-    let (key, probe) = fixtures.probe();
+    let (key, gate) = fixtures.gate();
     let mut reader = SseReader::new(
         get(
             server.addr,
@@ -456,18 +454,25 @@ pub async fn error_item_ends_stream_and_is_logged<F: Framework>() {
             Version::Http1,
         )
         .await,
-    )
-    .await;
+    );
     let items = reader.rest().await;
     assert_eq!(items, [Parsed::message("before", "")]);
-    let message = fixtures::error_item_message(&probe);
+    let message = fixtures::error_item_message(&gate);
     for _ in 0..50 {
         if crate::logs_contain(&message) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the error {message:?} was logged through tracing");
+    panic!(
+        "the stream's error {message:?} was not logged: no captured tracing output contains it \
+         within 1 s{}",
+        if crate::logs_captured() {
+            ""
+        } else {
+            " (and no log capture is installed)"
+        }
+    );
 }
 
 /// A handler that refuses before its first event answers an ordinary HTTP
@@ -502,8 +507,7 @@ pub async fn repeated_last_event_id_is_refused<F: Framework>() {
 /// `EventStream::retry` sends `retry:` before the first event.
 pub async fn initial_retry_comes_first<F: Framework>() {
     let (_fixtures, server) = start::<F>().await;
-    let mut reader =
-        SseReader::new(get(server.addr, "/sse/retry/0", &[], Version::Http1).await).await;
+    let mut reader = SseReader::new(get(server.addr, "/sse/retry/0", &[], Version::Http1).await);
     let items = reader.rest().await;
     assert_eq!(
         items,
@@ -516,5 +520,43 @@ pub async fn initial_retry_comes_first<F: Framework>() {
         reader.raw.starts_with(b"retry: 3000\n\n"),
         "{:?}",
         String::from_utf8_lossy(&reader.raw)
+    );
+}
+
+/// The batching cap of `EventStream`: ready events are joined into one frame
+/// until it holds this many bytes (its docs say 64 KiB).
+const BATCH_CAP: usize = 64 * 1024;
+
+/// 300 events of about 1 KiB, all ready at once: they arrive intact and in
+/// order; several share a frame (one HTTP/1.1 chunk each, read from the raw
+/// socket); and no frame grows past the cap by more than one event.
+pub async fn ready_events_share_frames_up_to_the_cap<F: Framework>() {
+    let (_fixtures, server) = start::<F>().await;
+    let mut reply = raw_get(server.addr, "/sse/burst/0", b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.head);
+    reply.read_until(b"\r\n0\r\n\r\n").await;
+    let chunks = dechunk(&reply.rest);
+    let body: Vec<u8> = chunks.concat();
+    let expected: Vec<Parsed> = (0..fixtures::BURST_EVENTS)
+        .map(|i| Parsed::message(&fixtures::burst_data(i), ""))
+        .collect();
+    assert!(
+        Oracle::parse_all(&body) == expected,
+        "the {} events arrive intact and in order",
+        fixtures::BURST_EVENTS
+    );
+    let events_per_chunk: Vec<usize> = chunks
+        .iter()
+        .map(|chunk| chunk.windows(6).filter(|w| w == b"data: ").count())
+        .collect();
+    assert!(
+        events_per_chunk.iter().any(|&n| n > 1),
+        "ready events share frames; events per chunk: {events_per_chunk:?}"
+    );
+    let event_len = fixtures::burst_data(0).len() + "data: \n\n".len();
+    let largest = chunks.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(
+        largest < BATCH_CAP + event_len,
+        "no frame past the {BATCH_CAP}-byte cap by more than one event: largest {largest} bytes"
     );
 }

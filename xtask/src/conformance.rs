@@ -1,6 +1,7 @@
-//! `cargo xtask conformance`: runs the conformance suite under cargo-nextest,
-//! reads its structured (libtest JSON) output and prints the matrix: one row
-//! per scenario, one column per framework.
+//! `cargo xtask conformance`: runs the conformance suite with plain
+//! `cargo test`, reads libtest's stable human output (`test axum::headers ...
+//! ok`, and the `---- name stdout ----` sections of failures) and prints the
+//! matrix: one row per scenario, one column per framework.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,16 +9,17 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
-/// The frameworks, in column order: (display name, test module name).
+use crate::frameworks::{self, Framework};
+
+/// The frameworks, in column order: (display name, test module name). Kept
+/// for `cargo xtask bench`; tidy checks it equals the one list in
+/// `Cargo.toml` (`frameworks::list`).
 pub(crate) const FRAMEWORKS: [(&str, &str); 4] = [
     ("axum", "axum"),
     ("actix-web", "actix_web"),
     ("warp", "warp"),
     ("poem", "poem"),
 ];
-
-/// The test binary whose tests form the matrix.
-const TEST_PREFIX: &str = "ssekit-conformance::conformance$";
 
 /// One cell of the matrix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,10 +47,10 @@ impl Cell {
 /// The results, by scenario then framework.
 #[derive(Debug, Default)]
 pub(crate) struct Matrix {
-    pub(crate) frameworks: Vec<&'static str>,
+    pub(crate) frameworks: Vec<String>,
     /// Scenarios, sorted.
     pub(crate) scenarios: Vec<String>,
-    pub(crate) cells: BTreeMap<(String, &'static str), Cell>,
+    pub(crate) cells: BTreeMap<(String, String), Cell>,
     /// Failure output, by `framework::scenario`.
     pub(crate) failures: Vec<(String, String)>,
 }
@@ -68,57 +70,51 @@ pub(crate) fn parse_not_applicable(text: &str) -> BTreeMap<(String, String), Str
         .collect()
 }
 
-/// Builds the matrix from libtest JSON lines (one JSON object per line, as
-/// `cargo nextest run --message-format libtest-json` writes them).
-pub(crate) fn matrix_from_libtest_json(
+/// Builds the matrix from the output of `cargo test --test conformance`:
+/// libtest's `test <framework>::<scenario> ... ok|FAILED` lines and the
+/// captured output of each failure.
+pub(crate) fn matrix_from_libtest_output(
     output: &str,
-    frameworks: &[&'static str],
+    frameworks: &[Framework],
     not_applicable: &BTreeMap<(String, String), String>,
 ) -> Matrix {
     let mut matrix = Matrix {
-        frameworks: frameworks.to_vec(),
+        frameworks: frameworks.iter().map(|f| f.name.clone()).collect(),
         ..Matrix::default()
     };
+    let failure_output = failure_sections(output);
     for line in output.lines() {
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+        let Some(rest) = line.strip_prefix("test ") else {
             continue;
         };
-        if event["type"] != "test" {
+        let Some((name, outcome)) = rest.split_once(" ... ") else {
             continue;
-        }
-        let outcome = match event["event"].as_str() {
-            Some("ok") => Cell::Pass,
-            Some("failed") => Cell::Fail,
+        };
+        let outcome = match outcome.trim() {
+            "ok" => Cell::Pass,
+            "FAILED" => Cell::Fail,
             _ => continue,
-        };
-        let Some(name) = event["name"]
-            .as_str()
-            .and_then(|n| n.strip_prefix(TEST_PREFIX))
-        else {
-            continue;
         };
         let Some((module, scenario)) = name.split_once("::") else {
             continue;
         };
-        let Some(&(framework, _)) = FRAMEWORKS.iter().find(|(_, m)| *m == module) else {
+        let Some(framework) = frameworks.iter().find(|f| f.module() == module) else {
             continue;
         };
-        if !frameworks.contains(&framework) {
-            continue;
-        }
+        let framework = framework.name.clone();
         if !matrix.scenarios.iter().any(|s| s == scenario) {
             matrix.scenarios.push(scenario.to_owned());
         }
         let cell = match outcome {
-            Cell::Pass => match not_applicable.get(&(framework.to_owned(), scenario.to_owned())) {
+            Cell::Pass => match not_applicable.get(&(framework.clone(), scenario.to_owned())) {
                 Some(reason) => Cell::NotApplicable(reason.clone()),
                 None => Cell::Pass,
             },
             other => {
-                let output = event["stdout"].as_str().unwrap_or("").to_owned();
+                let text = failure_output.get(name).cloned().unwrap_or_default();
                 matrix
                     .failures
-                    .push((format!("{framework}::{scenario}"), output));
+                    .push((format!("{framework}::{scenario}"), text));
                 other
             }
         };
@@ -128,11 +124,37 @@ pub(crate) fn matrix_from_libtest_json(
     matrix
 }
 
+/// The `---- name stdout ----` sections of libtest's failure report.
+fn failure_sections(output: &str) -> BTreeMap<String, String> {
+    let mut sections = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in output.lines() {
+        let header = line
+            .strip_prefix("---- ")
+            .and_then(|rest| rest.strip_suffix(" stdout ----"));
+        if header.is_some() || line == "failures:" {
+            if let Some((name, text)) = current.take() {
+                sections.insert(name, text);
+            }
+        }
+        if let Some(name) = header {
+            current = Some((name.to_owned(), String::new()));
+        } else if let Some((_, text)) = &mut current {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if let Some((name, text)) = current {
+        sections.insert(name, text);
+    }
+    sections
+}
+
 impl Matrix {
     pub(crate) fn cell(&self, scenario: &str, framework: &str) -> Cell {
         self.cells
             .iter()
-            .find(|((s, f), _)| s == scenario && *f == framework)
+            .find(|((s, f), _)| s == scenario && f == framework)
             .map_or(Cell::Missing, |(_, cell)| cell.clone())
     }
 
@@ -233,7 +255,7 @@ impl Matrix {
                         if let Cell::NotApplicable(reason) = cell {
                             value["reason"] = reason.into();
                         }
-                        ((*framework).to_owned(), value)
+                        (framework.clone(), value)
                     })
                     .collect();
                 serde_json::json!({ "scenario": scenario, "results": results })
@@ -253,11 +275,11 @@ impl Matrix {
 /// Options of `cargo xtask conformance`.
 #[derive(Debug, Default)]
 pub(crate) struct Options {
-    pub(crate) frameworks: Vec<&'static str>,
+    pub(crate) frameworks: Vec<Framework>,
     pub(crate) json: Option<std::path::PathBuf>,
 }
 
-pub(crate) fn parse_options(args: &[String]) -> Result<Options, String> {
+pub(crate) fn parse_options(args: &[String], known: &[Framework]) -> Result<Options, String> {
     let mut options = Options::default();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -274,17 +296,16 @@ pub(crate) fn parse_options(args: &[String]) -> Result<Options, String> {
         match flag {
             "--framework" => {
                 let name = value()?;
-                let Some(&(framework, _)) =
-                    FRAMEWORKS.iter().find(|(d, m)| *d == name || *m == name)
+                let Some(framework) = known.iter().find(|f| f.name == name || f.module() == name)
                 else {
-                    let known: Vec<&str> = FRAMEWORKS.iter().map(|(d, _)| *d).collect();
+                    let names: Vec<&str> = known.iter().map(|f| f.name.as_str()).collect();
                     return Err(format!(
                         "unknown framework {name:?}; known: {}",
-                        known.join(", ")
+                        names.join(", ")
                     ));
                 };
-                if !options.frameworks.contains(&framework) {
-                    options.frameworks.push(framework);
+                if !options.frameworks.contains(framework) {
+                    options.frameworks.push(framework.clone());
                 }
             }
             "--json" => options.json = Some(value()?.into()),
@@ -292,14 +313,15 @@ pub(crate) fn parse_options(args: &[String]) -> Result<Options, String> {
         }
     }
     if options.frameworks.is_empty() {
-        options.frameworks = FRAMEWORKS.iter().map(|(d, _)| *d).collect();
+        options.frameworks = known.to_vec();
     }
     Ok(options)
 }
 
 /// Runs the suite and prints the matrix.
 pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
-    let options = match parse_options(args) {
+    let options = frameworks::list(root).and_then(|known| parse_options(args, &known));
+    let options = match options {
         Ok(options) => options,
         Err(err) => {
             eprintln!(
@@ -308,46 +330,26 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let nextest = Command::new("cargo")
-        .args(["nextest", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    if !nextest.is_ok_and(|s| s.success()) {
-        eprintln!(
-            "xtask conformance: cargo-nextest is required (cargo install cargo-nextest --locked)"
-        );
-        return ExitCode::FAILURE;
-    }
-    let modules: Vec<&str> = FRAMEWORKS
+    let filters: Vec<String> = options
+        .frameworks
         .iter()
-        .filter(|(d, _)| options.frameworks.contains(d))
-        .map(|(_, m)| *m)
+        .map(|f| format!("{}::", f.module()))
         .collect();
-    let filter = format!("test(/^({})::/)", modules.join("|"));
+    let names: Vec<&str> = options.frameworks.iter().map(|f| f.name.as_str()).collect();
     eprintln!(
         "xtask conformance: building and running the suite for {} ...",
-        options.frameworks.join(", ")
+        names.join(", ")
     );
     let child = Command::new("cargo")
         .args([
-            "nextest",
-            "run",
+            "test",
             "-p",
             "ssekit-conformance",
             "--test",
             "conformance",
-            "--no-fail-fast",
+            "--",
         ])
-        .args([
-            "--message-format",
-            "libtest-json",
-            "--hide-progress-bar",
-            "--status-level",
-            "none",
-        ])
-        .args(["--final-status-level", "none", "-E", &filter])
-        .env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1")
+        .args(&filters)
         .current_dir(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -355,29 +357,15 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
     let mut child = match child {
         Ok(child) => child,
         Err(err) => {
-            eprintln!("xtask conformance: could not run cargo nextest: {err}");
+            eprintln!("xtask conformance: could not run cargo test: {err}");
             return ExitCode::FAILURE;
         }
     };
     let mut output = String::new();
-    let (mut done, mut total) = (0usize, 0u64);
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
-                if event["type"] == "suite" && event["event"] == "started" {
-                    total = event["test_count"].as_u64().unwrap_or(0);
-                }
-                if event["type"] == "test"
-                    && matches!(event["event"].as_str(), Some("ok" | "failed"))
-                {
-                    done += 1;
-                    let name = event["name"].as_str().unwrap_or("?");
-                    let name = name.strip_prefix(TEST_PREFIX).unwrap_or(name);
-                    eprintln!(
-                        "[{done:>3}/{total}] {name} ... {}",
-                        event["event"].as_str().unwrap_or("?")
-                    );
-                }
+            if line.starts_with("test ") {
+                eprintln!("{line}");
             }
             output.push_str(&line);
             output.push('\n');
@@ -386,7 +374,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
     let status = child.wait();
     let na_text =
         std::fs::read_to_string(root.join("tests/not-applicable.txt")).unwrap_or_default();
-    let matrix = matrix_from_libtest_json(
+    let matrix = matrix_from_libtest_output(
         &output,
         &options.frameworks,
         &parse_not_applicable(&na_text),
@@ -420,13 +408,16 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
 mod tests {
     use super::*;
 
-    const ALL: [&str; 4] = ["axum", "actix-web", "warp", "poem"];
+    fn all() -> Vec<Framework> {
+        frameworks::parse("[workspace.metadata.ssekit]\nframeworks = [\"axum\", \"actix-web\", \"warp\", \"poem\"]\n")
+            .unwrap()
+    }
 
     #[test]
     fn recorded_green_run_is_a_full_green_matrix() {
-        let matrix = matrix_from_libtest_json(
-            include_str!("../fixtures/all-pass.jsonl"),
-            &ALL,
+        let matrix = matrix_from_libtest_output(
+            include_str!("../fixtures/all-pass.txt"),
+            &all(),
             &BTreeMap::new(),
         );
         assert!(matrix.scenarios.len() >= 12, "{:?}", matrix.scenarios);
@@ -454,9 +445,9 @@ mod tests {
     /// header dropped on purpose: its cells turn FAIL and the run fails.
     #[test]
     fn recorded_run_with_a_broken_adapter_fails_its_cells() {
-        let matrix = matrix_from_libtest_json(
-            include_str!("../fixtures/warp-drops-a-header.jsonl"),
-            &ALL,
+        let matrix = matrix_from_libtest_output(
+            include_str!("../fixtures/warp-drops-a-header.txt"),
+            &all(),
             &BTreeMap::new(),
         );
         assert!(!matrix.ok());
@@ -488,12 +479,12 @@ mod tests {
 
     #[test]
     fn a_framework_missing_a_scenario_fails() {
-        let lines = include_str!("../fixtures/all-pass.jsonl")
+        let lines = include_str!("../fixtures/all-pass.txt")
             .lines()
-            .filter(|l| !l.contains("poem::headers"))
+            .filter(|l| !l.contains("poem::headers "))
             .collect::<Vec<_>>()
             .join("\n");
-        let matrix = matrix_from_libtest_json(&lines, &ALL, &BTreeMap::new());
+        let matrix = matrix_from_libtest_output(&lines, &all(), &BTreeMap::new());
         assert_eq!(matrix.cell("headers", "poem"), Cell::Missing);
         assert!(!matrix.ok());
     }
@@ -504,7 +495,7 @@ mod tests {
             "# comment\nwarp compression_middleware_keeps_streaming no negotiation in warp\n",
         );
         let matrix =
-            matrix_from_libtest_json(include_str!("../fixtures/all-pass.jsonl"), &ALL, &na);
+            matrix_from_libtest_output(include_str!("../fixtures/all-pass.txt"), &all(), &na);
         assert_eq!(
             matrix.cell("compression_middleware_keeps_streaming", "warp"),
             Cell::NotApplicable("no negotiation in warp".into())
@@ -520,17 +511,21 @@ mod tests {
 
     #[test]
     fn framework_selection() {
-        let options = parse_options(&[
-            "--framework".into(),
-            "warp".into(),
-            "--framework=actix_web".into(),
-        ])
+        let options = parse_options(
+            &[
+                "--framework".into(),
+                "warp".into(),
+                "--framework=actix_web".into(),
+            ],
+            &all(),
+        )
         .expect("options");
-        assert_eq!(options.frameworks, ["warp", "actix-web"]);
-        assert!(parse_options(&["--framework".into(), "rocket".into()]).is_err());
-        let matrix = matrix_from_libtest_json(
-            include_str!("../fixtures/all-pass.jsonl"),
-            &["warp"],
+        let names: Vec<&str> = options.frameworks.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["warp", "actix-web"]);
+        assert!(parse_options(&["--framework".into(), "rocket".into()], &all()).is_err());
+        let matrix = matrix_from_libtest_output(
+            include_str!("../fixtures/all-pass.txt"),
+            &options.frameworks[..1],
             &BTreeMap::new(),
         );
         assert_eq!(matrix.frameworks, ["warp"]);

@@ -4,13 +4,18 @@
 //!   failure.
 //! - `cargo xtask conformance [--framework NAME]... [--json FILE]`: the
 //!   conformance matrix.
+//! - `cargo xtask e2e`: the tests that need Node.js, nginx and Chromium.
+//! - `cargo xtask builtin-comparison`: measures the frameworks' built-in SSE
+//!   encoders and writes the README's comparison table.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod bench;
+mod comparison;
 mod conformance;
+mod frameworks;
 mod soak;
 mod tidy;
 
@@ -18,12 +23,19 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci            everything CI checks, in order, stopping at the first failure:
-                test dependencies (npm ci), fmt, clippy -D warnings, docs
-                (-D warnings), tests, trybuild, conformance
+                fmt, clippy -D warnings, docs (-D warnings), tests (unit, doc,
+                property, trybuild, tidy), conformance, e2e
+  e2e           the tests that need programs besides the Rust toolchain:
+                Node.js and npm (a second SSE parser, playwright-core), nginx,
+                Chromium; fails with what to install when one is missing
+  builtin-comparison
+                the frameworks' built-in SSE encoders against ssekit on the
+                edge cases; rewrites the README's table
   conformance   run the conformance suite and print the matrix (one row per
                 scenario, one column per framework); exits non-zero on any FAIL
-                options: --framework NAME (repeatable: axum, actix-web, warp, poem)
-                                                  --json FILE (also write the matrix as JSON)
+                options: --framework NAME (repeatable; the names of
+                [workspace.metadata.ssekit] frameworks in Cargo.toml)
+                --json FILE (also write the matrix as JSON)
   bench         criterion benchmarks: each framework's built-in SSE against
                 ssekit through its adapter, printed as ratios from one run
                 options: --quick (shorter warm-up and measurement)
@@ -38,6 +50,8 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
         Some("conformance") => conformance::run(&root, &args[1..]),
+        Some("e2e") => e2e(&root),
+        Some("builtin-comparison") => comparison::run(&root),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("soak-shutdown") => soak::run(&root, &args[1..]),
         Some("help" | "--help" | "-h") => {
@@ -78,10 +92,11 @@ const fn cargo(args: &'static [&'static str]) -> Cmd {
     }
 }
 
-/// A CI step: commands, or the conformance matrix run in-process.
+/// A CI step: commands, the conformance matrix, or the end-to-end tests.
 enum Work {
     Commands(&'static [Cmd]),
     Conformance,
+    E2e,
 }
 
 struct Step {
@@ -90,27 +105,6 @@ struct Step {
 }
 
 const CI_STEPS: &[Step] = &[
-    Step {
-        name: "test dependencies (npm ci: the independent SSE parser, playwright-core)",
-        work: Work::Commands(&[
-            Cmd {
-                program: "npm",
-                args: &["ci", "--prefix", "tests/js", "--no-audit", "--no-fund"],
-                env: &[],
-            },
-            Cmd {
-                program: "npm",
-                args: &[
-                    "ci",
-                    "--prefix",
-                    "examples/browser",
-                    "--no-audit",
-                    "--no-fund",
-                ],
-                env: &[],
-            },
-        ]),
-    },
     Step {
         name: "fmt",
         work: Work::Commands(&[cargo(&["fmt", "--all", "--check"])]),
@@ -135,31 +129,80 @@ const CI_STEPS: &[Step] = &[
         }]),
     },
     Step {
-        name: "tests (unit, doc, property, examples end to end: routes, nginx, Chromium)",
+        name: "tests (unit, doc, property, oracle, trybuild, tidy, examples' routes)",
         work: Work::Commands(&[
-            cargo(&["test", "--workspace", "--exclude", "ssekit-conformance"]),
+            cargo(&[
+                "test",
+                "--workspace",
+                "--exclude",
+                "ssekit-conformance",
+                "--exclude",
+                "ssekit-e2e",
+            ]),
             cargo(&[
                 "test",
                 "-p",
                 "ssekit-conformance",
                 "--lib",
+                "--bins",
                 "--test",
                 "encoder_properties",
                 "--test",
-                "builtin_comparison",
+                "oracle",
+                "--test",
+                "ui",
             ]),
             cargo(&["test", "-p", "ssekit-conformance", "--doc"]),
         ]),
     },
     Step {
-        name: "trybuild",
-        work: Work::Commands(&[cargo(&["test", "-p", "ssekit-conformance", "--test", "ui"])]),
-    },
-    Step {
         name: "conformance",
         work: Work::Conformance,
     },
+    Step {
+        name: "end to end (Node.js, nginx, Chromium)",
+        work: Work::E2e,
+    },
 ];
+
+/// `cargo xtask e2e`: npm packages, the demo binaries, then the tests.
+const E2E: &[Cmd] = &[
+    Cmd {
+        program: "npm",
+        args: &["ci", "--prefix", "tests/js", "--no-audit", "--no-fund"],
+        env: &[],
+    },
+    Cmd {
+        program: "npm",
+        args: &[
+            "ci",
+            "--prefix",
+            "examples/browser",
+            "--no-audit",
+            "--no-fund",
+        ],
+        env: &[],
+    },
+    cargo(&["build", "-p", "ssekit-examples", "--bins"]),
+    cargo(&["test", "-p", "ssekit-e2e"]),
+];
+
+fn e2e(root: &Path) -> ExitCode {
+    if Command::new("npm").arg("--version").output().is_err() {
+        eprintln!(
+            "xtask e2e: `npm` is not installed, and the end-to-end tests need Node.js and npm: \
+             apt-get install -y nodejs npm (then also nginx and chromium; .ci/run installs them)"
+        );
+        return ExitCode::FAILURE;
+    }
+    match run_commands(root, E2E) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask e2e: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 fn run_commands(root: &Path, commands: &[Cmd]) -> Result<(), String> {
     for cmd in commands {
@@ -191,6 +234,13 @@ fn ci(root: &Path) -> ExitCode {
                     Ok(())
                 } else {
                     Err("the conformance matrix has failures".to_owned())
+                }
+            }
+            Work::E2e => {
+                if e2e(root) == ExitCode::SUCCESS {
+                    Ok(())
+                } else {
+                    Err("the end-to-end tests failed".to_owned())
                 }
             }
         };

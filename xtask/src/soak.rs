@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::conformance::FRAMEWORKS;
+use crate::frameworks;
 
 /// The longest any one phase may take.
 const PHASE_LIMIT: Duration = Duration::from_secs(120);
@@ -29,6 +29,13 @@ struct Tally {
 }
 
 pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
+    let names: Vec<String> = match frameworks::list(root) {
+        Ok(list) => list.into_iter().map(|f| f.name).collect(),
+        Err(err) => {
+            eprintln!("xtask soak-shutdown: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut streams = 10_000usize;
     let mut only: Vec<String> = Vec::new();
     let mut iter = args.iter();
@@ -39,10 +46,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
                 _ => return usage("--streams takes a positive number"),
             },
             "--framework" => match iter.next() {
-                Some(name) if FRAMEWORKS.iter().any(|(f, _)| f == name) => {
-                    only.push(name.clone());
-                }
-                _ => return usage("--framework takes axum, actix-web, warp or poem"),
+                Some(name) if names.contains(name) => only.push(name.clone()),
+                _ => return usage(&format!("--framework takes one of {names:?}")),
             },
             other => return usage(&format!("unknown option {other:?}")),
         }
@@ -70,8 +75,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut ok = true;
-    for (framework, _) in FRAMEWORKS {
-        if !only.is_empty() && !only.iter().any(|o| o == framework) {
+    for framework in &names {
+        if !only.is_empty() && !only.contains(framework) {
             continue;
         }
         match soak(root, framework, streams) {
@@ -100,7 +105,9 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
     if ok {
         ExitCode::SUCCESS
     } else {
-        eprintln!("xtask soak-shutdown: some framework missed the bar (exit < 1 s, every stream clean)");
+        eprintln!(
+            "xtask soak-shutdown: some framework missed the bar (exit < 1 s, every stream clean)"
+        );
         ExitCode::FAILURE
     }
 }
@@ -176,7 +183,7 @@ fn soak(root: &Path, framework: &str, streams: usize) -> Result<Report, String> 
     };
 
     let mut tally = Tally::default();
-    for socket in sockets.iter_mut() {
+    for socket in &mut sockets {
         match read_end(socket) {
             End::Clean => tally.clean += 1,
             End::Reset => tally.reset += 1,

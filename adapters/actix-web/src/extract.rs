@@ -12,7 +12,9 @@ impl FromRequest for LastEventId {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let values = req.headers().get_all(ssekit::last_event_id::HEADER_NAME);
-        ready(Self::parse(values.map(|value| value.as_bytes())))
+        ready(Self::parse(
+            values.map(actix_web::http::header::HeaderValue::as_bytes),
+        ))
     }
 }
 

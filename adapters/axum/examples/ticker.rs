@@ -1,7 +1,8 @@
 //! Run with: `cargo run -p ssekit-axum --example ticker`, then open
 //! <http://127.0.0.1:8080/> (or `curl -N http://127.0.0.1:8080/sse`).
 //!
-//! SEEDS 1's ticker: the time in RFC 3339 every 2 s until the client leaves,
+//! A ticker: the unix time in seconds (`unix time 1767225600`) every 2 s
+//! until the client leaves,
 //! with a page whose `EventSource` shows each event as it arrives.
 
 use std::time::Duration;
@@ -30,7 +31,7 @@ const PAGE: &str = r#"<!doctype html>
 </script>
 "#;
 
-async fn sse(LastEventId(last): LastEventId) -> SseResponse<ssekit::Receiver> {
+async fn sse(LastEventId(last): LastEventId) -> SseResponse<ssekit::PushedEvents> {
     if let Some(id) = last {
         println!("client reconnected after event {id}");
     }

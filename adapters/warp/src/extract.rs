@@ -47,3 +47,5 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Reje
         None => Err(rejection),
     }
 }
+
+impl warp::reject::Reject for LastEventIdRejection {}

@@ -1,14 +1,7 @@
-//! Starts the demo binaries on ephemeral loopback ports.
+//! The demo binaries, built by cargo for these tests (tidy checks that every
+//! framework of the list in `Cargo.toml` is here).
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a part of the support module"
-)]
-
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+pub(crate) use ssekit_conformance::demo::DemoProcess;
 
 /// The four demo binaries.
 pub(crate) const BINARIES: [(&str, &str); 4] = [
@@ -17,46 +10,3 @@ pub(crate) const BINARIES: [(&str, &str); 4] = [
     ("warp", env!("CARGO_BIN_EXE_warp")),
     ("poem", env!("CARGO_BIN_EXE_poem")),
 ];
-
-/// A running demo binary; killed on drop.
-pub(crate) struct Demo {
-    pub(crate) name: &'static str,
-    pub(crate) addr: SocketAddr,
-    child: Child,
-}
-
-impl Demo {
-    /// Starts `binary --addr 127.0.0.1:0` and reads the address it announces.
-    pub(crate) fn start(name: &'static str, binary: &str) -> Self {
-        let mut child = Command::new(binary)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("{name} announced its address within 20 s"));
-        let addr = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("{name} announced an address: {line:?}"));
-        Self { name, addr, child }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}

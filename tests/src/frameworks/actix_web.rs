@@ -29,8 +29,8 @@ async fn sse(
     LastEventId(last): LastEventId,
     req: actix_web::HttpRequest,
 ) -> HttpResponse {
-    let (name, probe) = path.into_inner();
-    match fixtures.sse(&name, probe, last) {
+    let (name, gate) = path.into_inner();
+    match fixtures.sse(&name, gate, last) {
         Ok(stream) => SseResponse::from(stream).respond_to(&req),
         Err(r) => refusal(r),
     }
@@ -41,8 +41,8 @@ async fn chunked(
     path: web::Path<(String, u64)>,
     req: actix_web::HttpRequest,
 ) -> HttpResponse {
-    let (name, probe) = path.into_inner();
-    match fixtures.chunked(&name, probe) {
+    let (name, gate) = path.into_inner();
+    match fixtures.chunked(&name, gate) {
         Ok(body) => ChunkedResponse::from(body).respond_to(&req),
         Err(r) => refusal(r),
     }
@@ -50,6 +50,7 @@ async fn chunked(
 
 impl Framework for ActixWeb {
     const NAME: &'static str = "actix-web";
+    const COMPRESSES_EVENT_STREAMS: bool = false;
 
     async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -61,8 +62,8 @@ impl Framework for ActixWeb {
                     App::new()
                         .wrap(Compress::default())
                         .app_data(web::Data::new(Arc::clone(&fixtures)))
-                        .route("/sse/{name}/{probe}", web::get().to(sse))
-                        .route("/chunked/{name}/{probe}", web::get().to(chunked))
+                        .route("/sse/{name}/{gate}", web::get().to(sse))
+                        .route("/chunked/{name}/{gate}", web::get().to(chunked))
                 })
                 .workers(2)
                 .disable_signals()

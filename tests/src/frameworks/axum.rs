@@ -25,10 +25,10 @@ fn refusal(r: Refusal) -> Response {
 
 async fn sse(
     State(fixtures): State<Arc<Fixtures>>,
-    Path((name, probe)): Path<(String, u64)>,
+    Path((name, gate)): Path<(String, u64)>,
     LastEventId(last): LastEventId,
 ) -> Response {
-    match fixtures.sse(&name, probe, last) {
+    match fixtures.sse(&name, gate, last) {
         Ok(stream) => SseResponse::from(stream).into_response(),
         Err(r) => refusal(r),
     }
@@ -36,9 +36,9 @@ async fn sse(
 
 async fn chunked(
     State(fixtures): State<Arc<Fixtures>>,
-    Path((name, probe)): Path<(String, u64)>,
+    Path((name, gate)): Path<(String, u64)>,
 ) -> Response {
-    match fixtures.chunked(&name, probe) {
+    match fixtures.chunked(&name, gate) {
         Ok(body) => ChunkedResponse::from(body).into_response(),
         Err(r) => refusal(r),
     }
@@ -46,11 +46,12 @@ async fn chunked(
 
 impl Framework for Axum {
     const NAME: &'static str = "axum";
+    const COMPRESSES_EVENT_STREAMS: bool = false;
 
     async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
         let app = axum::Router::new()
-            .route("/sse/{name}/{probe}", get(sse))
-            .route("/chunked/{name}/{probe}", get(chunked))
+            .route("/sse/{name}/{gate}", get(sse))
+            .route("/chunked/{name}/{gate}", get(chunked))
             .layer(tower_http::compression::CompressionLayer::new())
             .with_state(fixtures);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -24,18 +24,18 @@ fn refusal(r: Refusal) -> Response {
 #[handler]
 fn sse(
     fixtures: Data<&Arc<Fixtures>>,
-    Path((name, probe)): Path<(String, u64)>,
+    Path((name, gate)): Path<(String, u64)>,
     LastEventId(last): LastEventId,
 ) -> Response {
-    match fixtures.sse(&name, probe, last) {
+    match fixtures.sse(&name, gate, last) {
         Ok(stream) => SseResponse::from(stream).into_response(),
         Err(r) => refusal(r),
     }
 }
 
 #[handler]
-fn chunked(fixtures: Data<&Arc<Fixtures>>, Path((name, probe)): Path<(String, u64)>) -> Response {
-    match fixtures.chunked(&name, probe) {
+fn chunked(fixtures: Data<&Arc<Fixtures>>, Path((name, gate)): Path<(String, u64)>) -> Response {
+    match fixtures.chunked(&name, gate) {
         Ok(body) => ChunkedResponse::from(body).into_response(),
         Err(r) => refusal(r),
     }
@@ -43,11 +43,12 @@ fn chunked(fixtures: Data<&Arc<Fixtures>>, Path((name, probe)): Path<(String, u6
 
 impl Framework for Poem {
     const NAME: &'static str = "poem";
+    const COMPRESSES_EVENT_STREAMS: bool = true;
 
     async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
         let app = Route::new()
-            .at("/sse/:name/:probe", get(sse))
-            .at("/chunked/:name/:probe", get(chunked))
+            .at("/sse/:name/:gate", get(sse))
+            .at("/chunked/:name/:gate", get(chunked))
             .with(Compression::new())
             .data(fixtures);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

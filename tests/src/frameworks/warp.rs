@@ -25,6 +25,7 @@ fn refusal(r: Refusal) -> Response {
 
 impl Framework for Warp {
     const NAME: &'static str = "warp";
+    const COMPRESSES_EVENT_STREAMS: bool = true;
 
     async fn serve(fixtures: Arc<Fixtures>) -> TestServer {
         let with_fixtures = {
@@ -36,11 +37,11 @@ impl Framework for Warp {
             .and(warp::path!("sse" / String / u64))
             .and(ssekit_warp::last_event_id())
             .map(
-                |fixtures: Arc<Fixtures>, name: String, probe: u64, LastEventId(last)| {
-                    match fixtures.sse(&name, probe, last) {
-                        Ok(stream) => SseResponse::from(stream).into_response(),
-                        Err(r) => refusal(r),
-                    }
+                |fixtures: Arc<Fixtures>, name: String, gate: u64, LastEventId(last)| match fixtures
+                    .sse(&name, gate, last)
+                {
+                    Ok(stream) => SseResponse::from(stream).into_response(),
+                    Err(r) => refusal(r),
                 },
             );
         let accepts_gzip = warp::header::optional::<String>("accept-encoding")
@@ -58,8 +59,8 @@ impl Framework for Warp {
         let chunked = warp::get()
             .and(with_fixtures)
             .and(warp::path!("chunked" / String / u64))
-            .map(|fixtures: Arc<Fixtures>, name: String, probe: u64| {
-                match fixtures.chunked(&name, probe) {
+            .map(|fixtures: Arc<Fixtures>, name: String, gate: u64| {
+                match fixtures.chunked(&name, gate) {
                     Ok(body) => ChunkedResponse::from(body).into_response(),
                     Err(r) => refusal(r),
                 }

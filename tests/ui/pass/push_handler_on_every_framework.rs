@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use ssekit::{Event, EventStream, Receiver};
+use ssekit::{Event, EventStream, PushedEvents};
 
-fn ticks() -> EventStream<Receiver> {
+fn ticks() -> EventStream<PushedEvents> {
     let (tx, stream) = ssekit::channel(8);
     tokio::spawn(async move {
         loop {
@@ -23,7 +23,7 @@ fn ticks() -> EventStream<Receiver> {
 }
 
 #[poem::handler]
-fn poem_ticks() -> ssekit_poem::SseResponse<Receiver> {
+fn poem_ticks() -> ssekit_poem::SseResponse<PushedEvents> {
     ticks().into()
 }
 

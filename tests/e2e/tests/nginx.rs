@@ -14,9 +14,12 @@
 //! seed's failure.
 //!
 //! Needs nginx on PATH or in /usr/sbin (`apt-get install nginx`; `.ci/run`
-//! installs it). Traffic stays on 127.0.0.1.
+//! installs it) and the demo binaries (`cargo xtask e2e` builds them). Traffic stays on 127.0.0.1.
 
-mod support;
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a step that fails fails the test, and its message says which step"
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,18 +28,18 @@ use std::time::{Duration, Instant};
 
 use ssekit_conformance::client::{SseReader, Version, get};
 use ssekit_conformance::parser::Parsed;
-use support::{BINARIES, Demo};
+use ssekit_e2e::{DemoProcess, demo_binary, frameworks, require};
 
 const PLAIN: &str = "proxy_http_version 1.1;";
 const SEED_TUNED: &str = "proxy_http_version 1.1; proxy_set_header Connection ''; proxy_buffering off; \
                           proxy_cache off; chunked_transfer_encoding off;";
 
 fn nginx_binary() -> PathBuf {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("nginx is installed (apt-get install -y nginx; .ci/run does it)")
+    require(
+        "nginx",
+        &["/usr/sbin", "/usr/local/sbin"],
+        "apt-get install -y nginx (.ci/run does it)",
+    )
 }
 
 struct Nginx {
@@ -100,7 +103,7 @@ async fn events_through(proxy: SocketAddr) -> (Vec<String>, Duration) {
     let reply = get(proxy, "/events?interval_ms=300", &[], Version::Http1).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
-    let mut reader = SseReader::new(reply).await;
+    let mut reader = SseReader::new(reply);
     let mut data = Vec::new();
     let mut first = None;
     let mut last = Instant::now();
@@ -122,9 +125,9 @@ fn scratch(name: &str) -> PathBuf {
 async fn events_flow_one_by_one_through_a_default_nginx() {
     let test = async {
         let expected: Vec<String> = (0..5).map(|i| i.to_string()).collect();
-        for (name, binary) in BINARIES {
-            let demo = Demo::start(name, binary);
-            let nginx = start_nginx(&scratch(name), demo.addr, PLAIN);
+        for name in frameworks() {
+            let demo = DemoProcess::start(&name, &demo_binary(&name));
+            let nginx = start_nginx(&scratch(&name), demo.addr, PLAIN);
             let (data, spread) = events_through(nginx.addr).await;
             assert_eq!(data, expected, "{name}");
             // Sent 300 ms apart: 1.2 s from the first to the last. Buffered,
@@ -143,8 +146,7 @@ async fn events_flow_one_by_one_through_a_default_nginx() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_flow_through_the_seeds_hand_tuned_nginx() {
     let test = async {
-        let (name, binary) = BINARIES[0];
-        let demo = Demo::start(name, binary);
+        let demo = DemoProcess::start("axum", &demo_binary("axum"));
         let nginx = start_nginx(&scratch("tuned"), demo.addr, SEED_TUNED);
         let (data, spread) = events_through(nginx.addr).await;
         assert_eq!(data.len(), 5);

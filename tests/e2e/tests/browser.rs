@@ -5,37 +5,37 @@
 //! `target/tmp/screenshots/<framework>.png`.
 //!
 //! Needs `apt-get install chromium` and `npm ci --prefix examples/browser`
-//! (`.ci/run` and `cargo xtask ci` do both). Traffic stays on 127.0.0.1.
-
-mod support;
+//! (`.ci/run` installs Chromium, `cargo xtask e2e` runs npm). Traffic stays on 127.0.0.1.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use support::{BINARIES, Demo};
+use ssekit_e2e::{DemoProcess, demo_binary, frameworks, require, root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_receives_events_in_chromium_on_every_framework() {
-    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser");
+    let node = require("node", &[], "apt-get install -y nodejs npm");
+    require(
+        "chromium",
+        &["/usr/bin"],
+        "apt-get install -y chromium (.ci/run does it)",
+    );
+    let browser_dir = root().join("examples/browser");
     assert!(
         browser_dir.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix examples/browser` (cargo xtask ci does)"
-    );
-    assert!(
-        PathBuf::from("/usr/bin/chromium").exists(),
-        "Chromium is not installed: apt-get install -y chromium"
+        "playwright-core is not installed: run `npm ci --prefix examples/browser` (cargo xtask e2e does)"
     );
     let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    for (name, binary) in BINARIES {
-        let demo = Demo::start(name, binary);
+    for name in frameworks() {
+        let demo = DemoProcess::start(&name, &demo_binary(&name));
         let shot = shots.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&shot);
-        let run = tokio::process::Command::new("node")
+        let run = tokio::process::Command::new(&node)
             .arg(browser_dir.join("check.mjs"))
             .arg(format!("http://{}", demo.addr))
             .arg(&shot)
-            .arg(name)
+            .arg(&name)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

@@ -1,0 +1,61 @@
+//! Starts a demo binary of `examples/` on an ephemeral loopback port.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running demo binary; killed on drop.
+#[derive(Debug)]
+pub struct DemoProcess {
+    /// Which framework it serves with.
+    pub name: String,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl DemoProcess {
+    /// Starts `binary --addr 127.0.0.1:0` and reads the address it announces.
+    ///
+    /// # Panics
+    ///
+    /// When it does not start, or announces no address within 20 s.
+    pub fn start(name: &str, binary: &Path) -> Self {
+        let mut child = Command::new(binary)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{name} announced no address within 20 s"));
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("{name} announced no address: {line:?}"));
+        Self {
+            name: name.to_owned(),
+            addr,
+            child,
+        }
+    }
+}
+
+impl Drop for DemoProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
