@@ -9,6 +9,7 @@ mod event;
 pub mod hub;
 pub mod last_event_id;
 mod response;
+mod shutdown;
 mod stream;
 
 pub use channel::{PushedEvents, SendError, Sender, channel};
@@ -23,4 +24,7 @@ pub use hub::{
 };
 pub use last_event_id::Resume;
 pub use response::{CONTENT_TYPE, RESPONSE_HEADERS};
+pub use shutdown::Shutdown;
 pub use stream::{EventItem, EventStream, KeepAlive};
+/// Re-exported from `tokio-util`: the token that starts a [`Shutdown`].
+pub use tokio_util::sync::CancellationToken;

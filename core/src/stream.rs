@@ -15,6 +15,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::encode;
 use crate::event::{EncodedEvent, Event};
+use crate::shutdown::{Shutdown, ShutdownSignal};
 
 mod sealed {
     pub trait Sealed {}
@@ -244,6 +245,7 @@ pin_project! {
         preamble: Option<Bytes>,
         // A large frame taken after a batch, written on the next poll.
         pending: Option<Bytes>,
+        shutdown: Option<ShutdownSignal>,
         done: bool,
     }
 }
@@ -274,6 +276,7 @@ where
             probe: Probe::Unset,
             preamble: None,
             pending: None,
+            shutdown: None,
             done: false,
         }
     }
@@ -353,6 +356,16 @@ impl<S> EventStream<S> {
     /// wait before it reconnects. Written as soon as the body is polled.
     pub fn retry(mut self, retry: Duration) -> Self {
         self.preamble = Some(encode::encode(&Event::default().retry(retry)));
+        self
+    }
+
+    /// Ends the stream when the application shuts down: once the
+    /// [`Shutdown`]'s token is cancelled, the stream writes its final event
+    /// (by default a jittered `retry:` hint) and the body ends cleanly.
+    /// Events the inner stream has not yet yielded are not written; a
+    /// hub subscriber resumes them from history when it reconnects.
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown.into_signal());
         self
     }
 
@@ -473,6 +486,12 @@ where
         }
         if *this.done {
             return Poll::Ready(None);
+        }
+        if let Some(shutdown) = this.shutdown.as_mut() {
+            if let Poll::Ready(farewell) = shutdown.poll_fired(cx) {
+                *this.done = true;
+                return Poll::Ready(farewell);
+            }
         }
 
         // Take every event that is ready now, without waiting for any.
@@ -758,6 +777,58 @@ mod tests {
         ];
         let frames: Vec<Bytes> = EventStream::new(stream::iter(items)).collect().await;
         assert_eq!(frames, vec![Bytes::from_static(b"data: a\n\n")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_writes_the_final_event_then_ends() {
+        use tokio_util::sync::CancellationToken;
+
+        let token = CancellationToken::new();
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .shutdown(crate::Shutdown::new(token.clone()));
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        let cancel = token.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            cancel.cancel();
+        });
+        let start = Instant::now();
+        let last = body.next().await.unwrap();
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(5),
+            "no keep-alive first"
+        );
+        let text = std::str::from_utf8(&last).unwrap();
+        let ms: u64 = text
+            .strip_prefix("retry: ")
+            .and_then(|t| t.strip_suffix("\n\n"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (500..=3000).contains(&ms),
+            "default jittered retry, got {ms}"
+        );
+        assert!(body.next().await.is_none(), "the body ends");
+        assert!(body.next().await.is_none(), "and stays ended");
+
+        let token = CancellationToken::new();
+        token.cancel();
+        let mut body = EventStream::new(stream::pending::<Event>())
+            .shutdown(crate::Shutdown::new(token).without_final_event());
+        assert!(body.next().await.is_none(), "no final event when asked");
+
+        let token = CancellationToken::new();
+        token.cancel();
+        let mut body = EventStream::new(stream::pending::<Event>()).shutdown(
+            crate::Shutdown::new(token).final_event(&Event::default().try_event("bye").unwrap()),
+        );
+        assert_eq!(&body.next().await.unwrap()[..], b"event: bye\n\n");
+        assert!(body.next().await.is_none());
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ mod bench;
 mod comparison;
 mod conformance;
 mod frameworks;
+mod soak;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -39,7 +40,11 @@ commands:
                 SSE, ssekit through its adapter and the pre-formatted limit,
                 one table of ratios from one run; writes target/bench/ratios.svg
                 options: --quick (under 3 minutes once built)
-                         --criterion (the in-process response-body micro-benchmark)";
+                         --criterion (the in-process response-body micro-benchmark)
+  soak-shutdown graceful shutdown under load: each demo binary (release) with
+                N open streams gets SIGTERM; prints the exit time, how every
+                stream ended and what a new request gets
+                options: --streams N (default 10000), --framework NAME";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Some("e2e") => e2e(&root),
         Some("builtin-comparison") => comparison::run(&root),
         Some("bench") => bench::run(&root, &args[1..]),
+        Some("soak-shutdown") => soak::run(&root, &args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

@@ -1,0 +1,219 @@
+//! [`Shutdown`]: ending every open event stream when the application stops.
+//!
+//! An SSE response never ends by itself, so a server's graceful shutdown,
+//! which waits for open responses to finish, waits for ever (axum and hyper
+//! do; poem does without a timeout; actix-web drops the connections after
+//! 30 s, cutting each stream without its final chunk, which a proxy such as
+//! nginx reports to its client as `502`). [`EventStream::shutdown`] ties a
+//! stream to a [`CancellationToken`]: when the token is cancelled, the stream
+//! writes a final event and ends its body cleanly (the final chunk on
+//! HTTP/1.1, `END_STREAM` on HTTP/2), so the server's graceful shutdown
+//! completes as soon as the bytes are out.
+//!
+//! The final event is, by default, a `retry:` hint chosen at random between
+//! [`Shutdown::DEFAULT_RETRY_MIN`] and `DEFAULT_RETRY_MIN + DEFAULT_RETRY_JITTER`
+//! for each stream, so that thousands of browsers do not reconnect to the
+//! next instance in the same millisecond.
+//!
+//! [`EventStream::shutdown`]: crate::EventStream::shutdown
+
+use std::fmt;
+use std::future::Future as _;
+use std::hash::{BuildHasher as _, RandomState};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::encode;
+use crate::event::{EncodedEvent, Event};
+
+/// How an [`EventStream`](crate::EventStream) ends when the application
+/// shuts down: the token that says so, and the final event written before
+/// the body ends.
+///
+/// Give every stream a clone of one token (or a
+/// [`child_token`](CancellationToken::child_token)), cancel it when the
+/// shutdown signal arrives, and let the framework's own graceful shutdown
+/// wait for the responses: they end at once.
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::{StreamExt, stream};
+/// use ssekit::{Event, EventStream, Shutdown};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let token = CancellationToken::new();
+/// let mut body = EventStream::new(stream::pending::<Event>())
+///     .shutdown(Shutdown::new(token.clone()).retry(Duration::from_secs(2), Duration::ZERO));
+///
+/// token.cancel();
+/// assert_eq!(&body.next().await.unwrap()[..], b"retry: 2000\n\n");
+/// assert!(body.next().await.is_none(), "then the body ends");
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Shutdown {
+    token: CancellationToken,
+    farewell: Farewell,
+}
+
+#[derive(Clone, Debug)]
+enum Farewell {
+    Nothing,
+    Retry { min: Duration, jitter: Duration },
+    Event(Bytes),
+}
+
+impl Shutdown {
+    /// The shortest reconnection delay of the default final event.
+    pub const DEFAULT_RETRY_MIN: Duration = Duration::from_millis(500);
+    /// The spread of the default final event's reconnection delay.
+    pub const DEFAULT_RETRY_JITTER: Duration = Duration::from_millis(2_500);
+
+    /// Ends the stream when `token` is cancelled, after the default final
+    /// event: `retry: <ms>`, with `ms` drawn for each stream between
+    /// [`Shutdown::DEFAULT_RETRY_MIN`] and that plus
+    /// [`Shutdown::DEFAULT_RETRY_JITTER`].
+    pub fn new(token: CancellationToken) -> Self {
+        Self {
+            token,
+            farewell: Farewell::Retry {
+                min: Self::DEFAULT_RETRY_MIN,
+                jitter: Self::DEFAULT_RETRY_JITTER,
+            },
+        }
+    }
+
+    /// Sets the final event to `retry: <ms>` with `ms` drawn uniformly, for
+    /// each stream, between `min` and `min + jitter` (whole milliseconds).
+    /// A zero `jitter` gives every stream the same delay.
+    pub fn retry(mut self, min: Duration, jitter: Duration) -> Self {
+        self.farewell = Farewell::Retry { min, jitter };
+        self
+    }
+
+    /// Sets the final event (for example one with an `event` type the page
+    /// listens for, to say that the server is restarting).
+    pub fn final_event(mut self, event: &Event) -> Self {
+        self.farewell = Farewell::Event(encode::encode(event));
+        self
+    }
+
+    /// Sets the final event to one already encoded (shared, not copied).
+    pub fn final_encoded(mut self, event: EncodedEvent) -> Self {
+        self.farewell = Farewell::Event(event.into_bytes());
+        self
+    }
+
+    /// Ends the body without a final event.
+    pub fn without_final_event(mut self) -> Self {
+        self.farewell = Farewell::Nothing;
+        self
+    }
+
+    /// The token that ends the streams.
+    #[must_use]
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// Whether the shutdown has begun.
+    #[must_use]
+    pub fn is_started(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    pub(crate) fn into_signal(self) -> ShutdownSignal {
+        ShutdownSignal {
+            cancelled: Some(Box::pin(self.token.cancelled_owned())),
+            farewell: self.farewell,
+        }
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("started", &self.is_started())
+            .field("farewell", &self.farewell)
+            .finish()
+    }
+}
+
+/// The per-stream state: the pending cancellation and what to write then.
+pub(crate) struct ShutdownSignal {
+    // Boxed: the future is `!Unpin`; `None` once it has fired.
+    cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    farewell: Farewell,
+}
+
+impl ShutdownSignal {
+    /// `Ready(final bytes)` once, when the token is cancelled: `Some` is the
+    /// final event to write, `None` that there is none. After that the
+    /// stream must end.
+    pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let Some(cancelled) = self.cancelled.as_mut() else {
+            return Poll::Pending;
+        };
+        if cancelled.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.cancelled = None;
+        Poll::Ready(match &self.farewell {
+            Farewell::Nothing => None,
+            Farewell::Event(bytes) => Some(bytes.clone()),
+            Farewell::Retry { min, jitter } => {
+                let delay = min.saturating_add(random_below(*jitter));
+                Some(encode::encode(&Event::default().retry(delay)))
+            }
+        })
+    }
+}
+
+impl fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownSignal")
+            .field("fired", &self.cancelled.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A duration drawn uniformly from `0..=max`, in whole milliseconds. Not
+/// cryptographic: std's randomly keyed hasher over a process-wide counter,
+/// which is all a reconnection jitter needs.
+fn random_below(max: Duration) -> Duration {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    if max_ms == 0 {
+        return Duration::ZERO;
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let random = RandomState::new().hash_one(n);
+    Duration::from_millis(random % max_ms.saturating_add(1).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_range_and_spreads() {
+        let max = Duration::from_millis(1000);
+        let draws: Vec<Duration> = (0..200).map(|_| random_below(max)).collect();
+        assert!(draws.iter().all(|d| *d <= max));
+        let distinct: std::collections::HashSet<_> = draws.iter().collect();
+        assert!(
+            distinct.len() > 50,
+            "only {} distinct delays",
+            distinct.len()
+        );
+        assert_eq!(random_below(Duration::ZERO), Duration::ZERO);
+        assert!(random_below(Duration::MAX) <= Duration::MAX);
+    }
+}
