@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _, stream};
-use ssekit::{ChunkedBody, Event, EventId, EventStream, EventType};
+use ssekit::{CancellationToken, ChunkedBody, Event, EventId, EventStream, EventType, Shutdown};
 
 /// The demo page, served at `/`.
 pub const PAGE: &str = include_str!("../assets/index.html");
@@ -265,7 +265,8 @@ where
         Route::Sse(demo) => Params::parse(query).and_then(|params| {
             let last = ssekit::last_event_id::parse(last_event_id)
                 .map_err(|err| BadRequest(err.to_string()))?;
-            demo.stream(&params, last).map(Answer::Sse)
+            demo.stream(&params, last)
+                .map(|stream| Answer::Sse(stream.shutdown(Shutdown::new(shutdown_token().clone()))))
         }),
     };
     outcome.unwrap_or_else(|bad| Answer::Refused(bad.into()))
@@ -620,6 +621,9 @@ pub fn chunk(params: &Params) -> ChunkedBody<ChunkStream> {
 pub struct Options {
     /// `--addr`: where to listen (default `127.0.0.1:8080`).
     pub addr: std::net::SocketAddr,
+    /// `--max-connections`: open connections at once (default
+    /// [`limits::MAX_CONNECTIONS`]).
+    pub max_connections: usize,
 }
 
 /// The usage text of every demo binary.
@@ -629,6 +633,8 @@ Serves the ssekit demos (open http://ADDR/ in a browser).
 
 options:
   --addr ADDR   where to listen (default 127.0.0.1:8080; port 0 picks a free one)
+  --max-connections N
+                open connections at once (default 1024; the rest wait)
   -h, --help    print this help and exit";
 
 /// Why the command line gives no [`Options`].
@@ -656,21 +662,53 @@ where
         return Err(NoOptions::Help);
     }
     let mut addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
+    let mut max_connections = limits::MAX_CONNECTIONS;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let value = match arg.split_once('=') {
-            Some(("--addr", value)) => value.to_owned(),
-            None if arg == "--addr" => args
-                .next()
-                .ok_or_else(|| NoOptions::Usage("--addr needs a value".to_owned()))?,
+        let (name, value) = match arg.split_once('=') {
+            Some((name @ ("--addr" | "--max-connections"), value)) => {
+                (name.to_owned(), value.to_owned())
+            }
+            None if arg == "--addr" || arg == "--max-connections" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| NoOptions::Usage(format!("{arg} needs a value")))?;
+                (arg, value)
+            }
             _ => return Err(NoOptions::Usage(format!("unknown argument {arg:?}"))),
         };
-        addr = value
-            .parse()
-            .map_err(|e| NoOptions::Usage(format!("bad --addr {value:?}: {e}")))?;
+        if name == "--addr" {
+            addr = value
+                .parse()
+                .map_err(|e| NoOptions::Usage(format!("bad --addr {value:?}: {e}")))?;
+        } else {
+            max_connections = value
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    NoOptions::Usage(format!(
+                        "bad --max-connections {value:?}: a whole number from 1 to 1000000"
+                    ))
+                })?;
+        }
     }
-    Ok(Options { addr })
+    Ok(Options {
+        addr,
+        max_connections,
+    })
 }
+
+/// The connection limit from the command line (`--max-connections`), once
+/// [`listen`] has parsed it; [`limits::MAX_CONNECTIONS`] before.
+pub fn max_connections() -> usize {
+    MAX_CONNECTIONS
+        .get()
+        .copied()
+        .unwrap_or(limits::MAX_CONNECTIONS)
+}
+
+static MAX_CONNECTIONS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
 /// Parses the options, binds the listening socket and announces it: the
 /// start of every demo binary. The socket is non-blocking, so any runtime can
@@ -697,6 +735,7 @@ pub fn listen(framework: &str) -> Result<std::net::TcpListener, std::process::Ex
             eprintln!("cannot listen on {}: {err}", options.addr);
             std::process::ExitCode::FAILURE
         })?;
+    let _ = MAX_CONNECTIONS.set(options.max_connections);
     announce(framework, listener.local_addr().unwrap_or(options.addr));
     Ok(listener)
 }
@@ -736,15 +775,76 @@ pub mod limits {
     pub const H1_MAX_HEADERS: usize = 100;
 }
 
+/// The token that ends every open event stream of the demo: cancelled by
+/// [`shutdown_signal`]; each SSE answer carries it
+/// ([`EventStream::shutdown`]), so on shutdown every stream writes a
+/// jittered `retry:` and ends its body cleanly, and the server's graceful
+/// shutdown completes at once.
+pub fn shutdown_token() -> &'static CancellationToken {
+    static TOKEN: std::sync::OnceLock<CancellationToken> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(CancellationToken::new)
+}
+
+/// Completes when the process gets `SIGINT` (Ctrl-C) or `SIGTERM`, after
+/// cancelling [`shutdown_token`]: give it to the framework's graceful
+/// shutdown.
+pub async fn shutdown_signal() {
+    wait_for_signal().await;
+    tracing::info!("shutting down: ending the open streams");
+    shutdown_token().cancel();
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                () = interrupt => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(err) => {
+            tracing::warn!("cannot listen for SIGTERM ({err}); Ctrl-C still shuts down");
+            interrupt.await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// How long a graceful shutdown waits for open responses before it gives
+/// up on them; the event streams end at once, so this bounds only a
+/// response the client does not read.
+pub const GRACEFUL_SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
+
 /// Serves `service` on `listener` with hyper (HTTP/1.1 and h2c) and the
 /// [`limits`]: what `axum::serve` and `warp::serve` do, plus the settings
-/// they do not expose. Runs until the process ends.
+/// they do not expose. Runs until `shutdown` completes, then stops
+/// accepting, lets every open connection finish (hyper's graceful shutdown:
+/// idle keep-alive connections close, responses run to their end; the event
+/// streams end on [`shutdown_token`]) for at most
+/// [`GRACEFUL_SHUTDOWN_LIMIT`], and returns.
 ///
 /// # Errors
 ///
 /// None today: a failed `accept` (out of file descriptors) is logged and
 /// retried after 100 ms, a failed connection is logged at debug level.
-pub async fn serve_hyper<S, B>(listener: tokio::net::TcpListener, service: S) -> std::io::Result<()>
+pub async fn serve_hyper<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()>
 where
     S: hyper::service::Service<
             hyper::Request<hyper::body::Incoming>,
@@ -759,12 +859,34 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limits::MAX_CONNECTIONS));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits::HEADER_READ_TIMEOUT)
+        .max_headers(limits::H1_MAX_HEADERS)
+        .max_buf_size(limits::H1_MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits::H2_MAX_HEADER_LIST_SIZE)
+        .max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(max_connections()));
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return Ok(());
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
         };
-        let stream = match listener.accept().await {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(err) => {
                 tracing::warn!("accept failed, retrying in 100 ms: {err}");
@@ -772,29 +894,28 @@ where
                 continue;
             }
         };
-        let service = service.clone();
+        let connection = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+                .into_owned(),
+        );
         tokio::spawn(async move {
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits::HEADER_READ_TIMEOUT)
-                .max_headers(limits::H1_MAX_HEADERS)
-                .max_buf_size(limits::H1_MAX_HEAD_BYTES);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_header_list_size(limits::H2_MAX_HEADER_LIST_SIZE)
-                .max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS);
-            if let Err(err) = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(err) = connection.await {
                 tracing::debug!("connection ended with an error: {err}");
             }
             drop(permit);
         });
     }
+    drop(listener);
+    if tokio::time::timeout(GRACEFUL_SHUTDOWN_LIMIT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "graceful shutdown: connections still open after {GRACEFUL_SHUTDOWN_LIMIT:?}"
+        );
+    }
+    Ok(())
 }
 
 /// The exit code for a server's outcome.

@@ -79,6 +79,19 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
         if !only.is_empty() && !only.contains(framework) {
             continue;
         }
+        // actix-web's `on_connect` departure watch holds a second descriptor
+        // per connection.
+        let per_stream = if framework == "actix-web" { 2 } else { 1 };
+        let fits = limit.saturating_sub(64) / per_stream;
+        let streams = if streams > fits {
+            eprintln!(
+                "xtask soak-shutdown: {framework} holds {per_stream} descriptors a stream; \
+                 the open-file limit {limit} allows {fits} streams"
+            );
+            fits
+        } else {
+            streams
+        };
         match soak(root, framework, streams) {
             Ok(report) => {
                 let t = &report.tally;
@@ -139,7 +152,8 @@ impl Drop for Server {
 fn soak(root: &Path, framework: &str, streams: usize) -> Result<Report, String> {
     let binary = root.join("target/release").join(framework);
     let mut child = Command::new(&binary)
-        .args(["--addr", "127.0.0.1:0"])
+        .args(["--addr", "127.0.0.1:0", "--max-connections"])
+        .arg((streams + 16).to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

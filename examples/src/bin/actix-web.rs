@@ -50,6 +50,10 @@ async fn handle(request: HttpRequest) -> HttpResponse {
     }
 }
 
+/// How long the streams get to write their final event and last chunk after
+/// the shutdown signal, before actix-web stops (see `main`).
+const ACTIX_FLUSH: std::time::Duration = std::time::Duration::from_millis(200);
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     let listener = match ssekit_examples::listen("actix-web") {
@@ -57,11 +61,29 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let server = HttpServer::new(|| App::new().default_service(web::to(handle)))
-        .max_connections(limits::MAX_CONNECTIONS)
+        // A stream whose client left ends at once, with nothing written to it.
+        .on_connect(ssekit_actix_web::on_connect)
+        .max_connections(ssekit_examples::max_connections())
         .client_request_timeout(limits::HEADER_READ_TIMEOUT)
+        // Our signal handler ends the event streams first, then stops the
+        // server gracefully (actix-web's own would wait for the streams).
+        .disable_signals()
+        .shutdown_timeout(ssekit_examples::GRACEFUL_SHUTDOWN_LIMIT.as_secs())
         .listen_auto_h2c(listener);
-    match server {
-        Ok(server) => ssekit_examples::exit_code(server.run().await),
-        Err(err) => ssekit_examples::exit_code(Err(err)),
-    }
+    let server = match server {
+        Ok(server) => server.run(),
+        Err(err) => return ssekit_examples::exit_code(Err(err)),
+    };
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        ssekit_examples::shutdown_signal().await;
+        // actix-web's graceful stop also waits for every idle keep-alive
+        // connection, up to its shutdown timeout; the event streams have
+        // ended on the token, so give them a moment to write their last
+        // bytes, then stop without waiting for idle connections.
+        handle.pause().await; // no new connections from here on
+        tokio::time::sleep(ACTIX_FLUSH).await;
+        handle.stop(false).await;
+    });
+    ssekit_examples::exit_code(server.await)
 }

@@ -60,7 +60,12 @@ fn app() -> Router {
 async fn main() -> ExitCode {
     match ssekit_examples::tokio_listener("axum") {
         Ok(listener) => ssekit_examples::exit_code(
-            ssekit_examples::serve_hyper(listener, TowerToHyperService::new(app())).await,
+            ssekit_examples::serve_hyper(
+                listener,
+                TowerToHyperService::new(app()),
+                ssekit_examples::shutdown_signal(),
+            )
+            .await,
         ),
         Err(code) => code,
     }

@@ -19,7 +19,7 @@ use poem::web::Html;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Body, IntoResponse as _, Request, Response, handler};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
-use ssekit_poem::{ChunkedResponse, SseResponse};
+use ssekit_poem::{ChunkedResponse, NoticeDepartures, SseResponse};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -161,13 +161,19 @@ async fn main() -> ExitCode {
     };
     match TcpAcceptor::from_tokio(listener) {
         Ok(inner) => ssekit_examples::exit_code(
-            poem::Server::new_with_acceptor(Limited {
+            // `NoticeDepartures`: a stream whose client left ends at once,
+            // with nothing written to it (see ssekit-poem).
+            poem::Server::new_with_acceptor(NoticeDepartures::new(Limited {
                 inner,
-                permits: Arc::new(Semaphore::new(limits::MAX_CONNECTIONS)),
-            })
+                permits: Arc::new(Semaphore::new(ssekit_examples::max_connections())),
+            }))
             .http2_max_header_list_size(limits::H2_MAX_HEADER_LIST_SIZE)
             .http2_max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS)
-            .run(handle)
+            .run_with_graceful_shutdown(
+                handle,
+                ssekit_examples::shutdown_signal(),
+                Some(ssekit_examples::GRACEFUL_SHUTDOWN_LIMIT),
+            )
             .await,
         ),
         Err(err) => ssekit_examples::exit_code(Err(err)),

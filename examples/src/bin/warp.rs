@@ -83,8 +83,12 @@ async fn main() -> ExitCode {
 
     match ssekit_examples::tokio_listener("warp") {
         Ok(listener) => ssekit_examples::exit_code(
-            ssekit_examples::serve_hyper(listener, TowerToHyperService::new(warp::service(routes)))
-                .await,
+            ssekit_examples::serve_hyper(
+                listener,
+                TowerToHyperService::new(warp::service(routes)),
+                ssekit_examples::shutdown_signal(),
+            )
+            .await,
         ),
         Err(code) => code,
     }
