@@ -27,6 +27,55 @@ pub trait HubFramework: Framework {
     /// `?last_event_id=`), through the adapter's response type; an invalid
     /// topic answers `400` with the reason.
     fn serve_hub(hub: Hub) -> impl Future<Output = TestServer> + Send;
+
+    /// Like [`HubFramework::serve_hub`], each stream ended by `shutdown`
+    /// ([`ssekit::EventStream::shutdown`]), and the server run under the
+    /// framework's own graceful shutdown, started by the same token (axum
+    /// `with_graceful_shutdown`, warp `graceful`, poem
+    /// `run_with_graceful_shutdown` without a timeout, actix-web
+    /// `ServerHandle::stop(true)`). The returned server's `finished`
+    /// completes when the framework's graceful shutdown has completed.
+    fn serve_hub_graceful(
+        hub: Hub,
+        shutdown: ssekit::Shutdown,
+    ) -> impl Future<Output = GracefulServer> + Send;
+}
+
+/// What every driver's hub route serves: `hub.subscribe(topic, from)`,
+/// ended by `shutdown` when given; `Err` is the reason for a `400`.
+///
+/// # Errors
+///
+/// An invalid topic, with the hub's reason.
+pub fn hub_route(
+    hub: &Hub,
+    topic: &str,
+    from: ssekit::Resume,
+    shutdown: Option<&ssekit::Shutdown>,
+) -> Result<ssekit::EventStream<ssekit::Subscription>, String> {
+    let stream = hub.subscribe(topic, from).map_err(|err| err.to_string())?;
+    Ok(match shutdown {
+        Some(shutdown) => stream.shutdown(shutdown.clone()),
+        None => stream,
+    })
+}
+
+/// The state of a driver's hub route.
+#[derive(Clone, Debug)]
+pub struct HubRoute {
+    /// The hub.
+    pub hub: Hub,
+    /// Ends each stream, for the graceful-shutdown scenario.
+    pub shutdown: Option<ssekit::Shutdown>,
+}
+
+/// A server under its framework's graceful shutdown.
+#[derive(Debug)]
+pub struct GracefulServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Completes when the framework's graceful shutdown has completed.
+    pub finished: tokio::sync::oneshot::Receiver<()>,
 }
 
 /// Lists every hub scenario, once: `for_each_hub_scenario!(my_macro!(args))`
@@ -46,6 +95,7 @@ macro_rules! for_each_hub_scenario {
             hub_invalid_topic_is_400,
             hub_non_reading_client_is_dropped_reading_one_stays,
             hub_thousand_reconnects_deliver_every_event_once_in_order,
+            graceful_shutdown_ends_open_streams_cleanly,
         );
     };
 }
@@ -517,4 +567,54 @@ pub async fn hub_thousand_reconnects_deliver_every_event_once_in_order<F: HubFra
         "{:?}",
         hub.stats()
     );
+}
+
+/// Shutdown: open streams, over HTTP/1.1 and HTTP/2, get the final event
+/// (`retry:`) after what they were sent, then a clean end of body (the last
+/// chunk; `END_STREAM`), and the framework's graceful shutdown completes.
+pub async fn graceful_shutdown_ends_open_streams_cleanly<F: HubFramework>() {
+    let hub = Hub::new();
+    let token = ssekit::CancellationToken::new();
+    let shutdown =
+        ssekit::Shutdown::new(token.clone()).retry(Duration::from_millis(1500), Duration::ZERO);
+    let server = F::serve_hub_graceful(hub.clone(), shutdown).await;
+    let mut readers = Vec::new();
+    for version in [Version::Http1, Version::Http1, Version::Http2] {
+        readers.push(SseReader::new(
+            get(server.addr, "/hub/bye", &[], version).await,
+        ));
+    }
+    wait_for_subscribers(&hub, "bye", 3).await;
+    hub.publish("bye", "last words").expect("valid topic");
+    for reader in &mut readers {
+        let event = reader.next_event().await.expect("the published event");
+        assert_eq!(event.data(), Some("last words"));
+    }
+    token.cancel();
+    for (i, reader) in readers.iter_mut().enumerate() {
+        // `rest` reads to the end of the body; a reset or a cut body fails
+        // the client's read, and with it this scenario.
+        let rest = reader.rest().await;
+        assert_eq!(
+            rest,
+            vec![Parsed::Retry { ms: 1500 }],
+            "stream {i}: the final event, then a clean end"
+        );
+    }
+    drop(readers);
+    tokio::time::timeout(STEP_TIMEOUT, server.finished)
+        .await
+        .expect("the framework's graceful shutdown completes once the streams have ended")
+        .expect("the server task reported its end");
+}
+
+async fn wait_for_subscribers(hub: &Hub, topic: &str, n: usize) {
+    let start = std::time::Instant::now();
+    while hub.topic_stats(topic).map_or(0, |t| t.subscribers) < n {
+        assert!(
+            start.elapsed() < STEP_TIMEOUT,
+            "{n} subscribers joined in time"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

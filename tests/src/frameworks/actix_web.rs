@@ -9,6 +9,7 @@ use actix_web::{App, HttpResponse, HttpServer, Responder, web};
 use ssekit_actix_web::{ChunkedResponse, LastEventId, SseResponse};
 
 use crate::fixtures::{Fixtures, Refusal};
+use crate::hub_scenarios::{GracefulServer, HubRoute, hub_route};
 use crate::{Framework, TestServer};
 
 /// The actix-web driver.
@@ -86,43 +87,77 @@ impl Framework for ActixWeb {
 // --- hub routes (see `crate::hub_scenarios`) ---
 
 async fn hub_topic(
-    hub: web::Data<ssekit::Hub>,
+    route: web::Data<HubRoute>,
     topic: web::Path<String>,
     ssekit_actix_web::ResumeFrom(from): ssekit_actix_web::ResumeFrom,
     req: actix_web::HttpRequest,
 ) -> HttpResponse {
-    match hub.subscribe(&topic, from) {
+    match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
         Ok(stream) => SseResponse::from(stream).respond_to(&req),
-        Err(err) => HttpResponse::BadRequest()
+        Err(reason) => HttpResponse::BadRequest()
             .content_type("text/plain; charset=utf-8")
-            .body(err.to_string()),
+            .body(reason),
     }
+}
+
+/// Runs the hub routes on their own actix system thread; gives the handle
+/// and a receiver that completes when the server has stopped.
+async fn run_hub(
+    route: HubRoute,
+) -> (
+    std::net::SocketAddr,
+    actix_web::dev::ServerHandle,
+    tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+    let (finished_tx, finished) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(route.clone()))
+                    .route("/hub/{topic}", web::get().to(hub_topic))
+            })
+            .workers(2)
+            .disable_signals()
+            .listen_auto_h2c(listener)
+            .expect("listen")
+            .run();
+            let _ = handle_tx.send(server.handle());
+            let _ = server.await;
+            let _ = finished_tx.send(());
+        });
+    });
+    let handle = handle_rx.await.expect("actix-web server started");
+    (addr, handle, finished)
 }
 
 impl crate::hub_scenarios::HubFramework for ActixWeb {
     async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(hub.clone()))
-                        .route("/hub/{topic}", web::get().to(hub_topic))
-                })
-                .workers(2)
-                .disable_signals()
-                .listen_auto_h2c(listener)
-                .expect("listen")
-                .run();
-                let _ = handle_tx.send(server.handle());
-                let _ = server.await;
-            });
-        });
-        let handle = handle_rx.await.expect("actix-web server started");
+        let (addr, handle, _finished) = run_hub(HubRoute {
+            hub,
+            shutdown: None,
+        })
+        .await;
         TestServer::new(addr, move || {
             drop(handle.stop(false));
         })
+    }
+
+    async fn serve_hub_graceful(hub: ssekit::Hub, shutdown: ssekit::Shutdown) -> GracefulServer {
+        let token = shutdown.token().clone();
+        let (addr, handle, finished) = run_hub(HubRoute {
+            hub,
+            shutdown: Some(shutdown),
+        })
+        .await;
+        // actix-web's graceful stop, started by the same token.
+        tokio::spawn(async move {
+            token.cancelled().await;
+            handle.stop(true).await;
+        });
+        GracefulServer { addr, finished }
     }
 }

@@ -9,6 +9,7 @@ use axum::routing::get;
 use ssekit_axum::{ChunkedResponse, LastEventId, SseResponse};
 
 use crate::fixtures::{Fixtures, Refusal};
+use crate::hub_scenarios::{GracefulServer, HubRoute, hub_route};
 use crate::{Framework, TestServer};
 
 /// The axum driver.
@@ -68,21 +69,28 @@ impl Framework for Axum {
 // --- hub routes (see `crate::hub_scenarios`) ---
 
 async fn hub_topic(
-    State(hub): State<ssekit::Hub>,
+    State(route): State<HubRoute>,
     Path(topic): Path<String>,
     ssekit_axum::ResumeFrom(from): ssekit_axum::ResumeFrom,
 ) -> Response {
-    match hub.subscribe(&topic, from) {
+    match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
         Ok(stream) => SseResponse::from(stream).into_response(),
-        Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+        Err(reason) => (StatusCode::BAD_REQUEST, reason).into_response(),
     }
+}
+
+fn hub_app(route: HubRoute) -> axum::Router {
+    axum::Router::new()
+        .route("/hub/{topic}", get(hub_topic))
+        .with_state(route)
 }
 
 impl crate::hub_scenarios::HubFramework for Axum {
     async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let app = axum::Router::new()
-            .route("/hub/{topic}", get(hub_topic))
-            .with_state(hub);
+        let app = hub_app(HubRoute {
+            hub,
+            shutdown: None,
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -91,5 +99,25 @@ impl crate::hub_scenarios::HubFramework for Axum {
             let _ = axum::serve(listener, app).await;
         });
         TestServer::new(addr, move || task.abort())
+    }
+
+    async fn serve_hub_graceful(hub: ssekit::Hub, shutdown: ssekit::Shutdown) -> GracefulServer {
+        let token = shutdown.token().clone();
+        let app = hub_app(HubRoute {
+            hub,
+            shutdown: Some(shutdown),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (finished_tx, finished) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(token.cancelled_owned())
+                .await;
+            let _ = finished_tx.send(());
+        });
+        GracefulServer { addr, finished }
     }
 }

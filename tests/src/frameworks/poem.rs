@@ -9,6 +9,7 @@ use poem::{EndpointExt as _, IntoResponse, Response, Route, get, handler};
 use ssekit_poem::{ChunkedResponse, LastEventId, SseResponse};
 
 use crate::fixtures::{Fixtures, Refusal};
+use crate::hub_scenarios::{GracefulServer, HubRoute, hub_route};
 use crate::{Framework, TestServer};
 
 /// The poem driver.
@@ -70,30 +71,58 @@ impl Framework for Poem {
 
 #[handler]
 fn hub_topic(
-    hub: Data<&ssekit::Hub>,
+    route: Data<&HubRoute>,
     Path(topic): Path<String>,
     ssekit_poem::ResumeFrom(from): ssekit_poem::ResumeFrom,
 ) -> Response {
-    match hub.subscribe(&topic, from) {
+    match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
         Ok(stream) => SseResponse::from(stream).into_response(),
-        Err(err) => err
-            .to_string()
+        Err(reason) => reason
             .with_status(poem::http::StatusCode::BAD_REQUEST)
             .into_response(),
     }
 }
 
+async fn hub_acceptor() -> (std::net::SocketAddr, TcpAcceptor) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    (addr, TcpAcceptor::from_tokio(listener).expect("acceptor"))
+}
+
 impl crate::hub_scenarios::HubFramework for Poem {
     async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let app = Route::new().at("/hub/:topic", get(hub_topic)).data(hub);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
+        let app = Route::new()
+            .at("/hub/:topic", get(hub_topic))
+            .data(HubRoute {
+                hub,
+                shutdown: None,
+            });
+        let (addr, acceptor) = hub_acceptor().await;
         let task = tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
         });
         TestServer::new(addr, move || task.abort())
+    }
+
+    async fn serve_hub_graceful(hub: ssekit::Hub, shutdown: ssekit::Shutdown) -> GracefulServer {
+        let token = shutdown.token().clone();
+        let app = Route::new()
+            .at("/hub/:topic", get(hub_topic))
+            .data(HubRoute {
+                hub,
+                shutdown: Some(shutdown),
+            });
+        let (addr, acceptor) = hub_acceptor().await;
+        let (finished_tx, finished) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            // No timeout: the graceful shutdown must complete by itself.
+            let _ = poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(app, token.cancelled_owned(), None)
+                .await;
+            let _ = finished_tx.send(());
+        });
+        GracefulServer { addr, finished }
     }
 }

@@ -11,6 +11,7 @@ use warp::Filter;
 use warp::reply::{Reply, Response};
 
 use crate::fixtures::{Fixtures, Refusal};
+use crate::hub_scenarios::{GracefulServer, HubRoute, hub_route};
 use crate::{Framework, TestServer};
 
 /// The warp driver.
@@ -77,26 +78,56 @@ impl Framework for Warp {
 
 // --- hub routes (see `crate::hub_scenarios`) ---
 
+fn hub_routes(
+    route: HubRoute,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    warp::get()
+        .and(warp::path!("hub" / String))
+        .and(ssekit_warp::resume_from())
+        .map(move |topic: String, ssekit_warp::ResumeFrom(from)| {
+            match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
+                Ok(stream) => SseResponse::from(stream).into_response(),
+                Err(reason) => {
+                    warp::reply::with_status(reason, warp::http::StatusCode::BAD_REQUEST)
+                        .into_response()
+                }
+            }
+        })
+}
+
 impl crate::hub_scenarios::HubFramework for Warp {
     async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let routes = warp::get()
-            .and(warp::path!("hub" / String))
-            .and(ssekit_warp::resume_from())
-            .map(move |topic: String, ssekit_warp::ResumeFrom(from)| {
-                match hub.subscribe(&topic, from) {
-                    Ok(stream) => SseResponse::from(stream).into_response(),
-                    Err(err) => warp::reply::with_status(
-                        err.to_string(),
-                        warp::http::StatusCode::BAD_REQUEST,
-                    )
-                    .into_response(),
-                }
-            });
+        let routes = hub_routes(HubRoute {
+            hub,
+            shutdown: None,
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let task = tokio::spawn(warp::serve(routes).incoming(listener).run());
         TestServer::new(addr, move || task.abort())
+    }
+
+    async fn serve_hub_graceful(hub: ssekit::Hub, shutdown: ssekit::Shutdown) -> GracefulServer {
+        let token = shutdown.token().clone();
+        let routes = hub_routes(HubRoute {
+            hub,
+            shutdown: Some(shutdown),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (finished_tx, finished) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            warp::serve(routes)
+                .incoming(listener)
+                .graceful(token.cancelled_owned())
+                .run()
+                .await;
+            let _ = finished_tx.send(());
+        });
+        GracefulServer { addr, finished }
     }
 }
