@@ -53,6 +53,35 @@ impl DemoProcess {
     }
 }
 
+impl DemoProcess {
+    /// Sends `SIGTERM` (through `kill`, so no signal crate is needed) and
+    /// waits, at most `limit`, for the process to exit; returns whether it
+    /// exited successfully.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` cannot be run or the process is still running after `limit`.
+    pub fn terminate(&mut self, limit: Duration) -> bool {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.name);
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the demo") {
+                return status.success();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "{} still running {limit:?} after SIGTERM",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 impl Drop for DemoProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

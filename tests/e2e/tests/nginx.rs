@@ -159,3 +159,42 @@ async fn events_flow_through_the_seeds_hand_tuned_nginx() {
         .await
         .expect("bounded in time");
 }
+
+/// Graceful shutdown behind a default nginx: the upstream demo gets
+/// `SIGTERM` while a stream is open through the proxy; the client gets the
+/// final `retry:` event and a clean end of the chunked body, not a `502` or a
+/// cut connection ("upstream prematurely closed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_shutdown_ends_streams_cleanly_through_nginx() {
+    let test = async {
+        for name in frameworks() {
+            let mut demo = DemoProcess::start(&name, &demo_binary(&name));
+            let nginx = start_nginx(&scratch(&format!("shutdown-{name}")), demo.addr, PLAIN);
+            let reply = get(nginx.addr, "/sse?interval_ms=100", &[], Version::Http1).await;
+            assert_eq!(reply.status, 200, "{name}");
+            let mut reader = SseReader::new(reply);
+            let first = reader.next_event().await;
+            assert!(first.is_some(), "{name}: the ticker runs through nginx");
+            let exited = tokio::task::spawn_blocking(move || {
+                let ok = demo.terminate(Duration::from_secs(10));
+                (demo, ok)
+            })
+            .await
+            .expect("terminate task");
+            assert!(
+                exited.1,
+                "{name}: the demo exits with success after SIGTERM"
+            );
+            // `rest` fails the test if nginx cuts the body (the client's read
+            // errors); a clean end returns what came before it.
+            let rest = reader.rest().await;
+            assert!(
+                matches!(rest.last(), Some(Parsed::Retry { .. })),
+                "{name}: the final event is the retry hint, then a clean end: {rest:?}"
+            );
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), test)
+        .await
+        .expect("bounded in time");
+}
