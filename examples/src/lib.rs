@@ -634,7 +634,7 @@ Serves the ssekit demos (open http://ADDR/ in a browser).
 options:
   --addr ADDR   where to listen (default 127.0.0.1:8080; port 0 picks a free one)
   --max-connections N
-                open connections at once (default 1024; the rest wait)
+                open connections at once (default 10000; the rest wait)
   -h, --help    print this help and exit";
 
 /// Why the command line gives no [`Options`].
@@ -758,8 +758,11 @@ pub mod limits {
     use std::time::Duration;
 
     /// Open connections at once; the next waits in the kernel's backlog
-    /// until one closes. (actix-web counts per worker thread.)
-    pub const MAX_CONNECTIONS: usize = 1024;
+    /// until one closes. (actix-web counts per worker thread.) An event
+    /// stream holds its connection for as long as it is open, so the bound
+    /// is high: 10 000 streams fit in a default 20 000-descriptor limit even
+    /// on actix-web, whose departure watch takes a second descriptor each.
+    pub const MAX_CONNECTIONS: usize = 10_000;
     /// How long a client may take to send a request head (the slow-loris
     /// bound): the connection is closed when it is not complete by then.
     pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
