@@ -3,6 +3,10 @@
 //! whose connection is cut resumes with `Last-Event-ID` (or
 //! `?last_event_id=`) and gets every message once, in order; bad posts and
 //! room names are `400` in the demos' one refusal format.
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a step that fails fails the test, and its message says which step"
+)]
 
 mod support;
 
