@@ -18,7 +18,8 @@
 //! | `POST /rooms/{room}` | | publishes the UTF-8 text body to the room, answers its event id |
 //!
 //! The rooms live in one process-wide [`ssekit::Hub`] ([`hub`]) that keeps
-//! the last [`ROOM_HISTORY_EVENTS`] messages of each room, so a client that
+//! the last [`ROOM_HISTORY_EVENTS`] messages of each room (at most
+//! [`ROOM_HISTORY_BYTES`]), so a client that
 //! reconnects with the last id it saw gets exactly what it missed; a room's
 //! stream asks for a reconnect within [`ROOM_RETRY`]. A room is the path's
 //! rest after `/rooms/`, as sent (not decoded); a name the hub refuses
@@ -74,6 +75,13 @@ pub const MAX_POST_BYTES: usize = 64 * 1024;
 /// The messages each room keeps for clients that reconnect.
 pub const ROOM_HISTORY_EVENTS: usize = 1000;
 
+/// The bytes of history each room keeps at most (1 000 messages of up to
+/// 16 KiB each): bounds the demo's memory with [`MAX_ROOMS`].
+pub const ROOM_HISTORY_BYTES: usize = 16 << 20;
+
+/// The rooms in memory at once; a new room beyond is `400`.
+pub const MAX_ROOMS: usize = 1024;
+
 /// The `retry:` a room's stream sends: how soon a browser reconnects.
 pub const ROOM_RETRY: Duration = Duration::from_secs(1);
 
@@ -83,8 +91,10 @@ pub fn hub() -> &'static ssekit::Hub {
     HUB.get_or_init(|| {
         ssekit::Hub::builder()
             .history_events(ROOM_HISTORY_EVENTS)
-            // Room for 1 000 messages of the largest size, with their fields.
-            .history_bytes(ROOM_HISTORY_EVENTS * (MAX_POST_BYTES + 1024))
+            .history_bytes(ROOM_HISTORY_BYTES)
+            .replay_events(ROOM_HISTORY_EVENTS)
+            .replay_bytes(ROOM_HISTORY_BYTES)
+            .max_topics(MAX_ROOMS)
             .build()
     })
 }
