@@ -7,7 +7,8 @@
 //! - `builtin`: the framework's own SSE types (`axum::response::sse`,
 //!   `warp::sse`, `poem::web::sse`, `actix_web_lab::sse`), and for the hub
 //!   routes `tokio::sync::broadcast` with a `BroadcastStream` per subscriber;
-//! - `ssekit`: ssekit through the framework's adapter;
+//! - `ssekit`: ssekit through the framework's adapter, and for the hub
+//!   routes `ssekit::Hub` (one topic, [`HUB_TOPIC`]);
 //! - `limit`: `/bench/stream` only, the same bytes formatted in advance in
 //!   64 KiB chunks and written through the framework's plain streaming body,
 //!   with no SSE type: what the framework's body machinery can do at best.
@@ -19,6 +20,7 @@
 //! framework code is in each binary.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -171,11 +173,21 @@ pub fn limit_chunks(params: StreamParams) -> Arc<Vec<Bytes>> {
     chunks
 }
 
-/// The hub of the `/bench/hub` routes, in the pattern users write today: a
-/// `tokio::sync::broadcast` channel, one receiver per subscriber.
+/// The topic of `/bench/hub` on [`Hub::ssekit_subscribe`].
+pub const HUB_TOPIC: &str = "bench";
+
+/// The hub of the `/bench/hub` routes: for the built-in flavour the pattern
+/// users write today, a `tokio::sync::broadcast` channel with one receiver
+/// per subscriber ([`Hub::subscribe`]); for the ssekit flavour an
+/// `ssekit::Hub` ([`Hub::ssekit_subscribe`]). A server process serves one
+/// flavour, so one of the two has the subscribers; the publisher feeds the
+/// `ssekit::Hub` only once it has had a subscriber, so the built-in servers
+/// do no ssekit work.
 #[derive(Clone, Debug)]
 pub struct Hub {
     tx: broadcast::Sender<Arc<str>>,
+    ssekit: ssekit::Hub,
+    ssekit_used: Arc<AtomicBool>,
 }
 
 impl Default for Hub {
@@ -190,6 +202,8 @@ impl Hub {
     pub fn new() -> Self {
         Self {
             tx: broadcast::channel(4096).0,
+            ssekit: ssekit::Hub::new(),
+            ssekit_used: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -199,10 +213,25 @@ impl Hub {
         self.tx.subscribe()
     }
 
-    /// The current number of subscribers.
+    /// A new subscriber of the `ssekit::Hub` (call it before the response
+    /// head is sent): the stream to give to the adapter.
+    ///
+    /// # Errors
+    ///
+    /// The hub's error; none for [`HUB_TOPIC`], a valid topic.
+    pub fn ssekit_subscribe(
+        &self,
+    ) -> Result<ssekit::EventStream<ssekit::Subscription>, ssekit::HubError> {
+        self.ssekit_used.store(true, Ordering::Relaxed);
+        self.ssekit.subscribe(HUB_TOPIC, ssekit::Resume::Start)
+    }
+
+    /// The current number of subscribers, of both hubs (one of them has
+    /// none).
     #[must_use]
     pub fn subscribers(&self) -> usize {
-        self.tx.receiver_count()
+        let ssekit = usize::try_from(self.ssekit.stats().subscribers).unwrap_or(usize::MAX);
+        self.tx.receiver_count().saturating_add(ssekit)
     }
 
     /// `/bench/publish?n=M&size=S&rate=R`: starts the publisher on the
@@ -223,6 +252,8 @@ impl Hub {
             return false;
         };
         let tx = self.tx.clone();
+        let hub = self.ssekit.clone();
+        let used = Arc::clone(&self.ssekit_used);
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
             for seq in 0..n {
@@ -232,7 +263,11 @@ impl Hub {
                 } else {
                     tokio::task::yield_now().await;
                 }
-                let _ = tx.send(message(seq, size).into());
+                if used.load(Ordering::Relaxed) {
+                    let _ = hub.publish(HUB_TOPIC, ssekit::Event::new(message(seq, size)));
+                } else {
+                    let _ = tx.send(message(seq, size).into());
+                }
             }
         });
         true

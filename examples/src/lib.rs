@@ -14,13 +14,24 @@
 //! | `GET /events` | 5 | `data: i` for i = 0..4, 1 s apart |
 //! | `GET /format` | 5 | the format sequence: `message`, `update`, `new_data` |
 //! | `GET /chat?prompt=…` | | an answer streamed word by word, then `event: done` |
+//! | `GET /rooms/{room}` | | the room's messages, resumable (`Last-Event-ID` or `?last_event_id=`) |
+//! | `POST /rooms/{room}` | | publishes the UTF-8 text body to the room, answers its event id |
+//!
+//! The rooms live in one process-wide [`ssekit::Hub`] ([`hub`]) that keeps
+//! the last [`ROOM_HISTORY_EVENTS`] messages of each room (at most
+//! [`ROOM_HISTORY_BYTES`]), so a client that
+//! reconnects with the last id it saw gets exactly what it missed; a room's
+//! stream asks for a reconnect within [`ROOM_RETRY`]. A room is the path's
+//! rest after `/rooms/`, as sent (not decoded); a name the hub refuses
+//! (empty, too long, a control character) is `400`. A `POST` body must be
+//! UTF-8 text of 1 to [`MAX_POST_BYTES`] bytes, else `400`.
 //!
 //! Every timed route takes `?interval_ms=N` (1 to 3 600 000) instead of its
 //! seed's interval.
 //!
 //! One function, [`answer`], routes and validates every request for all four
 //! binaries, so they answer alike: `404` for an unknown path, `405` with
-//! `Allow: GET, HEAD` for another method, `400` with a one-line
+//! `Allow: GET, HEAD` for another method (`GET, HEAD, POST` on a room), `400` with a one-line
 //! `text/plain` reason for a bad query value or `Last-Event-ID`, and the
 //! `GET` answer without its body for `HEAD`. No client value is used
 //! unchecked: intervals are bounded, resume points are checked additions.
@@ -51,8 +62,42 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Bytes> + Send>>;
 /// The longest `interval_ms` a route accepts: one hour.
 pub const MAX_INTERVAL_MS: u64 = 3_600_000;
 
-/// The `Allow` header of every route (RFC 9110 §10.2.1): all are read-only.
+/// The `Allow` header of every route but the rooms (RFC 9110 §10.2.1):
+/// they are read-only.
 pub const ALLOW: &str = "GET, HEAD";
+
+/// The `Allow` header of `/rooms/{room}`.
+pub const ROOM_ALLOW: &str = "GET, HEAD, POST";
+
+/// The largest message a `POST /rooms/{room}` accepts, in bytes.
+pub const MAX_POST_BYTES: usize = 64 * 1024;
+
+/// The messages each room keeps for clients that reconnect.
+pub const ROOM_HISTORY_EVENTS: usize = 1000;
+
+/// The bytes of history each room keeps at most (1 000 messages of up to
+/// 16 KiB each): bounds the demo's memory with [`MAX_ROOMS`].
+pub const ROOM_HISTORY_BYTES: usize = 16 << 20;
+
+/// The rooms in memory at once; a new room beyond is `400`.
+pub const MAX_ROOMS: usize = 1024;
+
+/// The `retry:` a room's stream sends: how soon a browser reconnects.
+pub const ROOM_RETRY: Duration = Duration::from_secs(1);
+
+/// The demos' one hub, shared by every request of the process.
+pub fn hub() -> &'static ssekit::Hub {
+    static HUB: std::sync::OnceLock<ssekit::Hub> = std::sync::OnceLock::new();
+    HUB.get_or_init(|| {
+        ssekit::Hub::builder()
+            .history_events(ROOM_HISTORY_EVENTS)
+            .history_bytes(ROOM_HISTORY_BYTES)
+            .replay_events(ROOM_HISTORY_EVENTS)
+            .replay_bytes(ROOM_HISTORY_BYTES)
+            .max_topics(MAX_ROOMS)
+            .build()
+    })
+}
 
 /// Query parameters of the timed routes, validated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -175,6 +220,11 @@ pub enum Answer {
     Chunk(ChunkedBody<ChunkStream>),
     /// `200`, an event stream.
     Sse(EventStream<DemoStream>),
+    /// `200`, a room's event stream.
+    Room(EventStream<ssekit::Subscription>),
+    /// `200`, a one-line `text/plain; charset=utf-8` body (the id of a
+    /// message just posted).
+    Text(String),
     /// A refusal, before any body.
     Refused(Refusal),
 }
@@ -187,7 +237,8 @@ impl Answer {
         let len = match self {
             Answer::Page => PAGE.len(),
             Answer::Refused(refusal) => refusal.message.len(),
-            Answer::Chunk(_) | Answer::Sse(_) => return None,
+            Answer::Text(text) => text.len(),
+            Answer::Chunk(_) | Answer::Sse(_) | Answer::Room(_) => return None,
         };
         u64::try_from(len).ok()
     }
@@ -205,7 +256,7 @@ pub struct Refusal {
     pub message: String,
 }
 
-/// The content type of every refusal body.
+/// The content type of every refusal body, and of [`Answer::Text`].
 pub const REFUSAL_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 impl From<BadRequest> for Refusal {
@@ -218,6 +269,65 @@ impl From<BadRequest> for Refusal {
     }
 }
 
+/// Whether [`answer_with_body`] needs the request's body: only a `POST` to
+/// a room reads one. Other requests are answered without reading theirs.
+pub fn needs_body(method: &str, path: &str) -> bool {
+    method == "POST" && path.starts_with(ROOMS_PREFIX)
+}
+
+const ROOMS_PREFIX: &str = "/rooms/";
+
+/// Why a request body could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// Longer than [`MAX_POST_BYTES`].
+    TooLarge,
+    /// The connection failed while the body was read.
+    Unreadable,
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::TooLarge => write!(f, "invalid body: longer than {MAX_POST_BYTES} bytes"),
+            BodyError::Unreadable => f.write_str("invalid body: could not be read"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Reads a request body given as a stream of chunks (each framework's body
+/// stream), keeping at most [`MAX_POST_BYTES`]: it stops reading as soon as
+/// the body is longer.
+///
+/// # Errors
+///
+/// [`BodyError::TooLarge`] past [`MAX_POST_BYTES`], [`BodyError::Unreadable`]
+/// when a chunk is an error.
+pub async fn read_body<S, B, E>(body: S) -> Result<Bytes, BodyError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: bytes::Buf,
+{
+    let mut body = std::pin::pin!(body);
+    let mut read = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+        if chunk.remaining() > MAX_POST_BYTES.saturating_sub(read.len()) {
+            return Err(BodyError::TooLarge);
+        }
+        while chunk.has_remaining() {
+            let piece = chunk.chunk();
+            let len = piece.len();
+            read.extend_from_slice(piece);
+            chunk.advance(len);
+        }
+    }
+    Ok(read.freeze())
+}
+
 /// Answers a request: the routing, validation and refusals of every demo
 /// binary, so that all four answer each request the same way.
 ///
@@ -228,22 +338,44 @@ impl From<BadRequest> for Refusal {
 /// In order: an unknown path is `404`; a method other than `GET` or `HEAD`
 /// is `405` with `Allow: GET, HEAD`; then a bad query value or `Last-Event-ID`
 /// is `400`. A `HEAD` request gets the `GET` answer: the servers send its
-/// status and headers without the body.
+/// status and headers without the body. A `POST` to a room is answered as
+/// with an empty body (`400`): use [`answer_with_body`] for it.
 pub fn answer<'a, I>(method: &str, path: &str, query: &str, last_event_id: I) -> Answer
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
-    enum Route {
+    answer_with_body(method, path, query, last_event_id, Ok::<&[u8], _>(&[]))
+}
+
+/// [`answer`], with the request's body, read (when [`needs_body`] says so)
+/// by [`read_body`]; pass an empty body otherwise.
+///
+/// `/rooms/{room}` answers `GET` and `HEAD` with the room's stream and
+/// `POST` by publishing the body, any other method is `405` with
+/// `Allow: GET, HEAD, POST`; an invalid room name or body is `400`.
+pub fn answer_with_body<'a, I>(
+    method: &str,
+    path: &str,
+    query: &str,
+    last_event_id: I,
+    body: Result<impl AsRef<[u8]>, BodyError>,
+) -> Answer
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    enum Route<'p> {
         Page,
         Chunk,
         Sse(Demo),
+        Room(&'p str),
     }
     let route = match path {
         "/" => Route::Page,
         "/chunk" => Route::Chunk,
-        path => match Demo::from_path(path) {
-            Some(demo) => Route::Sse(demo),
-            None => {
+        path => match (Demo::from_path(path), path.strip_prefix(ROOMS_PREFIX)) {
+            (Some(demo), _) => Route::Sse(demo),
+            (None, Some(room)) => Route::Room(room),
+            (None, None) => {
                 return Answer::Refused(Refusal {
                     status: 404,
                     allow: None,
@@ -252,12 +384,11 @@ where
             }
         },
     };
+    if let Route::Room(room) = route {
+        return answer_room(method, room, query, last_event_id, body);
+    }
     if method != "GET" && method != "HEAD" {
-        return Answer::Refused(Refusal {
-            status: 405,
-            allow: Some(ALLOW),
-            message: format!("method not allowed: this route answers {ALLOW}"),
-        });
+        return not_allowed(ALLOW);
     }
     let outcome = match route {
         Route::Page => return Answer::Page,
@@ -268,6 +399,54 @@ where
             demo.stream(&params, last)
                 .map(|stream| Answer::Sse(stream.shutdown(Shutdown::new(shutdown_token().clone()))))
         }),
+        Route::Room(_) => return not_allowed(ROOM_ALLOW),
+    };
+    outcome.unwrap_or_else(|bad| Answer::Refused(bad.into()))
+}
+
+fn not_allowed(allow: &'static str) -> Answer {
+    Answer::Refused(Refusal {
+        status: 405,
+        allow: Some(allow),
+        message: format!("method not allowed: this route answers {allow}"),
+    })
+}
+
+/// `/rooms/{room}`: `GET`/`HEAD` subscribe (resuming after `Last-Event-ID`
+/// or `?last_event_id=`), `POST` publishes the body.
+fn answer_room<'a, I>(
+    method: &str,
+    room: &str,
+    query: &str,
+    last_event_id: I,
+    body: Result<impl AsRef<[u8]>, BodyError>,
+) -> Answer
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let outcome = match method {
+        "GET" | "HEAD" => hub()
+            .subscribe(
+                room,
+                ssekit::Resume::from_request(last_event_id, Some(query)),
+            )
+            .map(|stream| Answer::Room(stream.retry(ROOM_RETRY)))
+            .map_err(|err| BadRequest(err.to_string())),
+        "POST" => body
+            .map_err(|err| BadRequest(err.to_string()))
+            .and_then(|body| {
+                let body = body.as_ref();
+                if body.is_empty() {
+                    return Err(BadRequest("invalid body: empty".to_owned()));
+                }
+                let text = std::str::from_utf8(body)
+                    .map_err(|_| BadRequest("invalid body: not UTF-8".to_owned()))?;
+                hub()
+                    .publish(room, Event::new(text.to_owned()))
+                    .map(|published| Answer::Text(published.id().as_str().to_owned()))
+                    .map_err(|err| BadRequest(err.to_string()))
+            }),
+        _ => return not_allowed(ROOM_ALLOW),
     };
     outcome.unwrap_or_else(|bad| Answer::Refused(bad.into()))
 }

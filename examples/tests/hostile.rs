@@ -574,6 +574,116 @@ mod scenarios {
         assert_refused(name, &reply, 400, "invalid Last-Event-ID header: not UTF-8");
     }
 
+    /// A room's stream opened with a hostile `Last-Event-ID`: `200` and a
+    /// visible `reset` with `reason` first (the hub's answer, alike on all
+    /// four), never a `400` and never a replay.
+    fn room_reset(name: &str, addr: SocketAddr, headers: &[(&str, &[u8])], reason: &str) {
+        let mut stream = connect(addr);
+        std::io::Write::write_all(&mut stream, &get("/rooms/hostile", headers)).expect("send");
+        let needle = format!("event: reset\ndata: {reason}\n\n");
+        let bytes = read_until(&mut stream, |b| {
+            String::from_utf8_lossy(b).contains(&needle)
+        });
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.starts_with("HTTP/1.1 200"), "{name}: {text}");
+        assert!(text.contains("retry: 1000\n\n"), "{name}: {text}");
+    }
+
+    pub(crate) fn room_last_event_id_oversized(name: &str, addr: SocketAddr) {
+        room_reset(name, addr, &[("Last-Event-ID", &[b'7'; 4096])], "malformed");
+    }
+
+    pub(crate) fn room_last_event_id_repeated(name: &str, addr: SocketAddr) {
+        room_reset(
+            name,
+            addr,
+            &[("Last-Event-ID", b"1"), ("Last-Event-ID", b"2")],
+            "malformed",
+        );
+    }
+
+    pub(crate) fn room_last_event_id_non_utf8(name: &str, addr: SocketAddr) {
+        room_reset(name, addr, &[("Last-Event-ID", b"\xff\xfe")], "malformed");
+    }
+
+    pub(crate) fn room_last_event_id_overflowing(name: &str, addr: SocketAddr) {
+        room_reset(
+            name,
+            addr,
+            &[("Last-Event-ID", b"000000000000-99999999999999999999999")],
+            "malformed",
+        );
+    }
+
+    pub(crate) fn room_last_event_id_other_epoch(name: &str, addr: SocketAddr) {
+        room_reset(
+            name,
+            addr,
+            &[("Last-Event-ID", b"000000000000-5")],
+            "unknown_epoch",
+        );
+    }
+
+    /// A chunked body, with a UTF-8 character split across two chunks, is
+    /// read whole.
+    pub(crate) fn room_post_chunked_split_utf8(name: &str, addr: SocketAddr) {
+        let reply = exchange(
+            addr,
+            &request(
+                "POST",
+                "/rooms/hostile",
+                &[("Transfer-Encoding", b"chunked")],
+                b"4\r\ncaf\xc3\r\n1\r\n\xa9\r\n0\r\n\r\n",
+            ),
+        );
+        assert_eq!(reply.status, 200, "{name}: {:?}", reply.text());
+        assert!(reply.text().ends_with("-1"), "{name}: {:?}", reply.text());
+    }
+
+    pub(crate) fn room_post_chunked_too_large(name: &str, addr: SocketAddr) {
+        let mut body = Vec::new();
+        for _ in 0..5 {
+            body.extend_from_slice(b"4000\r\n");
+            body.extend_from_slice(&[b'a'; 0x4000]);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        let reply = exchange(
+            addr,
+            &request(
+                "POST",
+                "/rooms/hostile",
+                &[("Transfer-Encoding", b"chunked")],
+                &body,
+            ),
+        );
+        assert_refused(name, &reply, 400, "invalid body: longer than 65536 bytes");
+    }
+
+    pub(crate) fn room_post_not_utf8(name: &str, addr: SocketAddr) {
+        let reply = exchange(
+            addr,
+            &request(
+                "POST",
+                "/rooms/hostile",
+                &[("Content-Length", b"3")],
+                b"a\xc3(",
+            ),
+        );
+        assert_refused(name, &reply, 400, "invalid body: not UTF-8");
+    }
+
+    pub(crate) fn room_delete(name: &str, addr: SocketAddr) {
+        let reply = exchange(addr, &request("DELETE", "/rooms/hostile", &[], b""));
+        assert_refused(
+            name,
+            &reply,
+            405,
+            "method not allowed: this route answers GET, HEAD, POST",
+        );
+        assert_eq!(reply.header("allow"), Some("GET, HEAD, POST"), "{name}");
+    }
+
     /// A client sending its head one byte a second holds one connection,
     /// nothing else: another client is served meanwhile, and the slow one
     /// gets its answer once its head is complete.
@@ -799,6 +909,15 @@ matrix! {
         oversized_last_event_id,
         repeated_last_event_id,
         non_utf8_last_event_id,
+        room_last_event_id_oversized,
+        room_last_event_id_repeated,
+        room_last_event_id_non_utf8,
+        room_last_event_id_overflowing,
+        room_last_event_id_other_epoch,
+        room_post_chunked_split_utf8,
+        room_post_chunked_too_large,
+        room_post_not_utf8,
+        room_delete,
         slow_loris_head,
         bad_requests_leave_other_streams_alone,
         generated_queries_and_last_event_ids,

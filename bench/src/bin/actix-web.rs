@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -50,14 +49,14 @@ async fn bench_stream(req: HttpRequest, flavour: web::Data<Flavour>) -> HttpResp
     }
 }
 
-/// ssekit's `/bench/hub` subscriber: the broadcast pattern through the
-/// adapter. HUB-SWAP: replace with a subscription to `ssekit::Hub` once it
-/// lands; nothing else in this file changes.
+/// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
+/// taken before the response head is sent, through the adapter.
+/// (HUB-SWAP: was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(req: &HttpRequest, hub: &Hub) -> HttpResponse {
-    let messages = BroadcastStream::new(hub.subscribe())
-        .filter_map(|m| std::future::ready(m.ok()))
-        .map(|m: Arc<str>| ssekit::Event::new(String::from(&*m)));
-    ssekit_actix_web::SseResponse::from(ssekit::EventStream::new(messages)).respond_to(req)
+    match hub.ssekit_subscribe() {
+        Ok(stream) => ssekit_actix_web::SseResponse::from(stream).respond_to(req),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
 }
 
 async fn bench_hub(

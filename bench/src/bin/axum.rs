@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -60,14 +59,14 @@ async fn bench_stream(State(app): State<App>, uri: Uri) -> Response {
     }
 }
 
-/// ssekit's `/bench/hub` subscriber: the broadcast pattern through the
-/// adapter. HUB-SWAP: replace with a subscription to `ssekit::Hub` once it
-/// lands; nothing else in this file changes.
+/// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
+/// taken before the response head is sent, through the adapter.
+/// (HUB-SWAP: was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(hub: &Hub) -> Response {
-    let messages = BroadcastStream::new(hub.subscribe())
-        .filter_map(|m| std::future::ready(m.ok()))
-        .map(|m: Arc<str>| ssekit::Event::new(String::from(&*m)));
-    ssekit_axum::SseResponse::from(ssekit::EventStream::new(messages)).into_response()
+    match hub.ssekit_subscribe() {
+        Ok(stream) => ssekit_axum::SseResponse::from(stream).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 async fn bench_hub(State(app): State<App>) -> Response {

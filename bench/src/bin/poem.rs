@@ -3,7 +3,6 @@
 //! Run with: `cargo run --release -p ssekit-bench --bin bench-poem -- ssekit 127.0.0.1:0`
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt as _, stream};
@@ -46,14 +45,14 @@ fn bench_stream(req: &Request, Data(flavour): Data<&Flavour>) -> Response {
     }
 }
 
-/// ssekit's `/bench/hub` subscriber: the broadcast pattern through the
-/// adapter. HUB-SWAP: replace with a subscription to `ssekit::Hub` once it
-/// lands; nothing else in this file changes.
+/// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
+/// taken before the response head is sent, through the adapter.
+/// (HUB-SWAP: was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(hub: &Hub) -> Response {
-    let messages = BroadcastStream::new(hub.subscribe())
-        .filter_map(|m| std::future::ready(m.ok()))
-        .map(|m: Arc<str>| ssekit::Event::new(String::from(&*m)));
-    ssekit_poem::SseResponse::from(ssekit::EventStream::new(messages)).into_response()
+    match hub.ssekit_subscribe() {
+        Ok(stream) => ssekit_poem::SseResponse::from(stream).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 #[handler]

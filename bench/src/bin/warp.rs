@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use futures_util::{StreamExt as _, stream};
 use ssekit_bench::{Flavour, Hub, StreamParams};
@@ -58,14 +57,14 @@ fn bench_stream(flavour: Flavour, query: Option<String>) -> Response {
     }
 }
 
-/// ssekit's `/bench/hub` subscriber: the broadcast pattern through the
-/// adapter. HUB-SWAP: replace with a subscription to `ssekit::Hub` once it
-/// lands; nothing else in this file changes.
+/// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
+/// taken before the response head is sent, through the adapter.
+/// (HUB-SWAP: was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(hub: &Hub) -> Response {
-    let messages = BroadcastStream::new(hub.subscribe())
-        .filter_map(|m| std::future::ready(m.ok()))
-        .map(|m: Arc<str>| ssekit::Event::new(String::from(&*m)));
-    ssekit_warp::SseResponse::from(ssekit::EventStream::new(messages)).into_response()
+    match hub.ssekit_subscribe() {
+        Ok(stream) => ssekit_warp::SseResponse::from(stream).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 fn bench_hub(flavour: Flavour, hub: &Hub) -> Response {

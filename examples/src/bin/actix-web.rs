@@ -9,16 +9,22 @@ use std::process::ExitCode;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder as _, web};
 use ssekit_actix_web::{ChunkedResponse, SseResponse};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
 
 /// `HEAD` gets the `GET` answer; the adapter's responses drop their body
 /// for it.
-async fn handle(request: HttpRequest) -> HttpResponse {
+async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
     let request = &request;
     let uri = request.uri();
-    let answer = ssekit_examples::answer(
+    let body = if ssekit_examples::needs_body(request.method().as_str(), uri.path()) {
+        ssekit_examples::read_body(payload).await
+    } else {
+        Ok(Bytes::new())
+    };
+    let answer = ssekit_examples::answer_with_body(
         request.method().as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
@@ -26,6 +32,7 @@ async fn handle(request: HttpRequest) -> HttpResponse {
             .headers()
             .get_all(ssekit::last_event_id::HEADER_NAME)
             .map(HeaderValue::as_bytes),
+        body,
     );
     match answer {
         Answer::Page => HttpResponse::Ok()
@@ -37,6 +44,12 @@ async fn handle(request: HttpRequest) -> HttpResponse {
         Answer::Sse(stream) => SseResponse::from(stream)
             .respond_to(request)
             .map_into_boxed_body(),
+        Answer::Room(stream) => SseResponse::from(stream)
+            .respond_to(request)
+            .map_into_boxed_body(),
+        Answer::Text(text) => HttpResponse::Ok()
+            .content_type(REFUSAL_CONTENT_TYPE)
+            .body(text),
         Answer::Refused(refusal) => {
             let mut response = HttpResponse::build(
                 StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),

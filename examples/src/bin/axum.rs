@@ -13,26 +13,38 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use bytes::Bytes;
 use hyper_util::service::TowerToHyperService;
 use ssekit_axum::{ChunkedResponse, SseResponse};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE};
 
 async fn handle(request: Request) -> Response {
-    let uri = request.uri();
-    let answer = ssekit_examples::answer(
-        request.method().as_str(),
+    let (parts, body) = request.into_parts();
+    let uri = &parts.uri;
+    let body = if ssekit_examples::needs_body(parts.method.as_str(), uri.path()) {
+        ssekit_examples::read_body(body.into_data_stream()).await
+    } else {
+        Ok(Bytes::new())
+    };
+    let answer = ssekit_examples::answer_with_body(
+        parts.method.as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
-        request
-            .headers()
+        parts
+            .headers
             .get_all(ssekit::last_event_id::HEADER_NAME)
             .into_iter()
             .map(HeaderValue::as_bytes),
+        body,
     );
     match answer {
         Answer::Page => Html(PAGE).into_response(),
         Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),
         Answer::Sse(stream) => SseResponse::from(stream).into_response(),
+        Answer::Room(stream) => SseResponse::from(stream).into_response(),
+        Answer::Text(text) => {
+            ([(header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE)], text).into_response()
+        }
         Answer::Refused(refusal) => {
             let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = (

@@ -30,9 +30,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// axum's router, leaves it there. So the body goes here, and the length it
 /// had stays.
 #[handler]
-fn handle(request: &Request) -> Response {
+async fn handle(request: &Request, body: Body) -> Response {
     let uri = request.uri();
-    let answer = ssekit_examples::answer(
+    let body = if ssekit_examples::needs_body(request.method().as_str(), uri.path()) {
+        ssekit_examples::read_body(body.into_bytes_stream()).await
+    } else {
+        Ok(bytes::Bytes::new())
+    };
+    let answer = ssekit_examples::answer_with_body(
         request.method().as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
@@ -41,6 +46,7 @@ fn handle(request: &Request) -> Response {
             .get_all(ssekit::last_event_id::HEADER_NAME)
             .into_iter()
             .map(HeaderValue::as_bytes),
+        body,
     );
     if request.method() == Method::HEAD {
         let length = answer.content_length();
@@ -62,6 +68,10 @@ fn respond(answer: Answer) -> Response {
         Answer::Page => Html(PAGE).into_response(),
         Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),
         Answer::Sse(stream) => SseResponse::from(stream).into_response(),
+        Answer::Room(stream) => SseResponse::from(stream).into_response(),
+        Answer::Text(text) => Response::builder()
+            .header(header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE)
+            .body(text),
         Answer::Refused(refusal) => {
             let mut response = Response::builder()
                 .status(StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST))

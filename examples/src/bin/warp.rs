@@ -22,6 +22,15 @@ fn respond(answer: Answer) -> Response {
         Answer::Page => warp::reply::html(PAGE).into_response(),
         Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),
         Answer::Sse(stream) => SseResponse::from(stream).into_response(),
+        Answer::Room(stream) => SseResponse::from(stream).into_response(),
+        Answer::Text(text) => {
+            let mut response = text.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(REFUSAL_CONTENT_TYPE),
+            );
+            response
+        }
         Answer::Refused(refusal) => {
             let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
             let mut response = warp::reply::with_status(refusal.message, status).into_response();
@@ -54,6 +63,40 @@ fn without_body(answer: Answer) -> Response {
     response
 }
 
+/// Answers one request; the body is read only when the route needs it.
+async fn handle<S, B>(
+    method: Method,
+    path: FullPath,
+    query: String,
+    headers: HeaderMap,
+    body: S,
+) -> Response
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    let body = if ssekit_examples::needs_body(method.as_str(), path.as_str()) {
+        ssekit_examples::read_body(body).await
+    } else {
+        Ok(bytes::Bytes::new())
+    };
+    let answer = ssekit_examples::answer_with_body(
+        method.as_str(),
+        path.as_str(),
+        &query,
+        headers
+            .get_all(ssekit::last_event_id::HEADER_NAME)
+            .into_iter()
+            .map(HeaderValue::as_bytes),
+        body,
+    );
+    if method == Method::HEAD {
+        without_body(answer)
+    } else {
+        respond(answer)
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // The raw query, or "" without one (`query::raw` rejects an absent query).
@@ -62,24 +105,8 @@ async fn main() -> ExitCode {
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
-        .map(
-            |method: Method, path: FullPath, query: String, headers: HeaderMap| {
-                let answer = ssekit_examples::answer(
-                    method.as_str(),
-                    path.as_str(),
-                    &query,
-                    headers
-                        .get_all(ssekit::last_event_id::HEADER_NAME)
-                        .into_iter()
-                        .map(HeaderValue::as_bytes),
-                );
-                if method == Method::HEAD {
-                    without_body(answer)
-                } else {
-                    respond(answer)
-                }
-            },
-        );
+        .and(warp::body::stream())
+        .then(handle);
 
     match ssekit_examples::tokio_listener("warp") {
         Ok(listener) => ssekit_examples::exit_code(
