@@ -430,7 +430,13 @@ where
                 room,
                 ssekit::Resume::from_request(last_event_id, Some(query)),
             )
-            .map(|stream| Answer::Room(stream.retry(ROOM_RETRY)))
+            .map(|stream| {
+                Answer::Room(
+                    stream
+                        .retry(ROOM_RETRY)
+                        .shutdown(Shutdown::new(shutdown_token().clone())),
+                )
+            })
             .map_err(|err| BadRequest(err.to_string())),
         "POST" => body
             .map_err(|err| BadRequest(err.to_string()))
