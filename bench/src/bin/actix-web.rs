@@ -51,7 +51,7 @@ async fn bench_stream(req: HttpRequest, flavour: web::Data<Flavour>) -> HttpResp
 
 /// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
 /// taken before the response head is sent, through the adapter.
-/// (HUB-SWAP: was the broadcast pattern through the adapter.)
+/// (Before the hub existed this was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(req: &HttpRequest, hub: &Hub) -> HttpResponse {
     match hub.ssekit_subscribe() {
         Ok(stream) => ssekit_actix_web::SseResponse::from(stream).respond_to(req),

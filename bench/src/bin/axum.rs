@@ -61,7 +61,7 @@ async fn bench_stream(State(app): State<App>, uri: Uri) -> Response {
 
 /// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
 /// taken before the response head is sent, through the adapter.
-/// (HUB-SWAP: was the broadcast pattern through the adapter.)
+/// (Before the hub existed this was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(hub: &Hub) -> Response {
     match hub.ssekit_subscribe() {
         Ok(stream) => ssekit_axum::SseResponse::from(stream).into_response(),

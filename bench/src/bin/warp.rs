@@ -59,7 +59,7 @@ fn bench_stream(flavour: Flavour, query: Option<String>) -> Response {
 
 /// ssekit's `/bench/hub` subscriber: a subscription to `ssekit::Hub`,
 /// taken before the response head is sent, through the adapter.
-/// (HUB-SWAP: was the broadcast pattern through the adapter.)
+/// (Before the hub existed this was the broadcast pattern through the adapter.)
 fn ssekit_hub_response(hub: &Hub) -> Response {
     match hub.ssekit_subscribe() {
         Ok(stream) => ssekit_warp::SseResponse::from(stream).into_response(),
