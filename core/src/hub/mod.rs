@@ -125,7 +125,7 @@
 //! handler copies it out).
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -639,11 +639,11 @@ fn position_id(position: Position) -> EventId {
 
 /// `id: <position>\n` followed by the encoded event without id.
 fn with_id(position: Position, body: &EncodedEvent) -> EncodedEvent {
-    let id = position.to_string();
-    let mut bytes = BytesMut::with_capacity(5 + id.len() + body.len());
-    bytes.extend_from_slice(b"id: ");
-    bytes.extend_from_slice(id.as_bytes());
-    bytes.extend_from_slice(b"\n");
+    // `id: ` + 12 hex digits + `-` + at most 20 digits + `\n`: one
+    // allocation for the whole event, the id written straight into it.
+    let mut bytes = BytesMut::with_capacity(38 + body.len());
+    // Writing into a `BytesMut` cannot fail.
+    let _ = writeln!(bytes, "id: {position}");
     bytes.extend_from_slice(body.as_bytes());
     EncodedEvent(bytes.freeze())
 }
