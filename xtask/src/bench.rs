@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-use crate::conformance::FRAMEWORKS;
+use crate::frameworks;
 
 /// Mean time in nanoseconds of one benchmark, from criterion's estimates.
 fn mean_ns(root: &Path, group: &str, function: &str) -> Option<f64> {
@@ -106,8 +106,15 @@ fn criterion(root: &Path, args: &[String]) -> ExitCode {
         "{:<10}  {:>12}  {:>12}  {:>8}",
         "framework", "built-in", "ssekit", "ratio"
     );
+    let names = match frameworks::list(root) {
+        Ok(list) => list,
+        Err(err) => {
+            eprintln!("xtask bench: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut missing = false;
-    for (framework, _) in FRAMEWORKS {
+    for framework in names.iter().map(|f| f.name.as_str()) {
         let group = format!("response_body_{framework}");
         let builtin = mean_ns(root, &group, "builtin");
         let ssekit = mean_ns(root, &group, "ssekit");

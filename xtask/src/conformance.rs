@@ -11,16 +11,6 @@ use std::process::{Command, ExitCode, Stdio};
 
 use crate::frameworks::{self, Framework};
 
-/// The frameworks, in column order: (display name, test module name). Kept
-/// for `cargo xtask bench`; tidy checks it equals the one list in
-/// `Cargo.toml` (`frameworks::list`).
-pub(crate) const FRAMEWORKS: [(&str, &str); 4] = [
-    ("axum", "axum"),
-    ("actix-web", "actix_web"),
-    ("warp", "warp"),
-    ("poem", "poem"),
-];
-
 /// One cell of the matrix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Cell {
