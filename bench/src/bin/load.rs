@@ -383,10 +383,24 @@ async fn main() -> ExitCode {
         .cloned()
         .unwrap_or_else(|| "target/bench/ratios.svg".to_owned());
     let plan = if quick { QUICK } else { FULL };
+    // `--framework NAME` (repeatable) and `--only stream|idle|fanout`
+    // narrow the run, for profiling one part; the default runs everything.
+    let values = |flag: &str| -> Vec<&str> {
+        args.windows(2)
+            .filter(|w| w[0] == flag)
+            .map(|w| w[1].as_str())
+            .collect()
+    };
+    let chosen = values("--framework");
+    let only = values("--only");
+    let runs = |section: &str| only.is_empty() || only.contains(&section);
     let started = Instant::now();
 
     let mut servers = Vec::new();
-    for framework in FRAMEWORKS {
+    for framework in FRAMEWORKS
+        .into_iter()
+        .filter(|f| chosen.is_empty() || chosen.contains(f))
+    {
         for flavour in FLAVOURS {
             match Server::start(framework, flavour) {
                 Ok(server) => servers.push(server),
@@ -400,7 +414,10 @@ async fn main() -> ExitCode {
     let mut failed = false;
 
     // The limit formats each shape's body on its first request: not timed.
-    for server in servers.iter().filter(|s| s.flavour == "limit") {
+    for server in servers
+        .iter()
+        .filter(|s| s.flavour == "limit" && runs("stream"))
+    {
         for &(_, size, lines) in &SHAPES {
             let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
             if let Err(err) = stream_run(server.addr, n, size, lines).await {
@@ -412,7 +429,7 @@ async fn main() -> ExitCode {
 
     // 1. One stream: events/s per shape, servers interleaved rep by rep.
     let mut rates: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
-    for rep in 0..plan.stream_reps {
+    for rep in 0..plan.stream_reps * usize::from(runs("stream")) {
         for (shape, &(_, size, lines)) in SHAPES.iter().enumerate() {
             let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
             for k in 0..servers.len() {
@@ -442,7 +459,7 @@ async fn main() -> ExitCode {
     //    yet (a built-in that does not notice departures would still hold
     //    the fan-out's subscribers).
     let mut idle: BTreeMap<usize, Idle> = BTreeMap::new();
-    for &i in &hub_servers {
+    for &i in hub_servers.iter().filter(|_| runs("idle")) {
         match idle_run(&servers[i], plan).await {
             Ok(result) => {
                 idle.insert(i, result);
@@ -461,7 +478,7 @@ async fn main() -> ExitCode {
     // 3. Fan-out, built-in and ssekit only.
     let fanouts: [(usize, u64, u64); 2] = [(1000, 200, 500), (5000, 20, 50)];
     let mut fan: BTreeMap<(usize, usize), Vec<Fanout>> = BTreeMap::new();
-    for rep in 0..plan.fanout_reps {
+    for rep in 0..plan.fanout_reps * usize::from(runs("fanout")) {
         for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
             for k in 0..hub_servers.len() {
                 let i = hub_servers[(k + rep) % hub_servers.len()];
