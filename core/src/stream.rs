@@ -404,6 +404,9 @@ impl<S> fmt::Debug for EventStream<S> {
 /// The capacity of a batch buffer: a whole batch plus the event that ends it.
 const BATCH_CAPACITY: usize = MAX_BATCH_BYTES + SHARE_THRESHOLD;
 
+/// The first capacity of a batch being joined when no spare is free.
+const MIN_JOINED: usize = 4 * 1024;
+
 /// How many batch buffers a busy stream keeps for reuse.
 const MAX_SPARES: usize = 8;
 
@@ -418,17 +421,20 @@ const MAX_SPARES: usize = 8;
 struct Spares(Vec<BytesMut>);
 
 impl Spares {
+    /// An empty buffer of [`BATCH_CAPACITY`] whose frame is gone, if any.
+    fn reclaim(&mut self) -> Option<BytesMut> {
+        let i = self
+            .0
+            .iter_mut()
+            .position(|spare| spare.try_reclaim(BATCH_CAPACITY))?;
+        Some(self.0.swap_remove(i))
+    }
+
     /// An empty buffer of [`BATCH_CAPACITY`]: a spare whose frame is gone,
     /// or a new one.
     fn take(&mut self) -> BytesMut {
-        match self
-            .0
-            .iter_mut()
-            .position(|spare| spare.try_reclaim(BATCH_CAPACITY))
-        {
-            Some(i) => self.0.swap_remove(i),
-            None => BytesMut::with_capacity(BATCH_CAPACITY),
-        }
+        self.reclaim()
+            .unwrap_or_else(|| BytesMut::with_capacity(BATCH_CAPACITY))
     }
 
     /// Encodes an event too large to join a batch into a frame of its own:
@@ -486,7 +492,7 @@ impl Batch {
                 if hint >= SHARE_THRESHOLD {
                     return Some(spares.encode_large(&event, hint));
                 }
-                self.make_room(spares);
+                self.make_room(spares, hint);
                 encode::encode_into(&event, &mut self.joined);
                 None
             }
@@ -497,7 +503,7 @@ impl Batch {
                     self.held = Some(bytes);
                     None
                 } else {
-                    self.make_room(spares);
+                    self.make_room(spares, bytes.len());
                     self.joined.extend_from_slice(&bytes);
                     None
                 }
@@ -505,18 +511,34 @@ impl Batch {
         }
     }
 
-    /// Before a small event is joined: when it is the second one, moves the
-    /// batch into a buffer with room for a whole batch (a spare if one is
-    /// free), so the frame is not copied as it grows. A lone event keeps an
-    /// exactly sized allocation.
-    fn make_room(&mut self, spares: &mut Spares) {
+    /// Before a small event of about `need` bytes is joined: when it is the
+    /// second one, moves the batch into a buffer with room for a whole batch
+    /// if a spare is free (so the frame is not copied as it grows), else
+    /// makes room for a few events at a time. A lone event keeps an exactly
+    /// sized allocation.
+    fn make_room(&mut self, spares: &mut Spares, need: usize) {
         if self.is_empty() {
             return;
         }
         if self.joined.capacity() < MAX_BATCH_BYTES {
-            let mut room = spares.take();
-            room.extend_from_slice(&self.joined);
-            self.joined = room;
+            match spares.reclaim() {
+                Some(mut room) => {
+                    room.extend_from_slice(&self.joined);
+                    self.joined = room;
+                }
+                // No written batch buffer to reuse: grow from a few events'
+                // worth (doubling when full), so that two events of a fan-out
+                // do not take a whole batch's allocation.
+                None => {
+                    let len = self.len();
+                    let room = self.joined.capacity() - self.joined.len();
+                    if room < need + len - self.joined.len() {
+                        let grown = (len * 8).clamp(MIN_JOINED, BATCH_CAPACITY);
+                        self.joined
+                            .reserve((len + need).max(grown) - self.joined.len());
+                    }
+                }
+            }
         }
         if let Some(held) = self.held.take() {
             self.joined.extend_from_slice(&held);

@@ -13,18 +13,19 @@ use std::future::Future;
 use std::io;
 use std::os::fd::AsFd as _;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use actix_web::dev::Extensions;
 use tokio::io::Interest;
-use tokio::sync::{oneshot, watch};
 
 /// Registers each plain TCP connection so that an [`SseResponse`](crate::SseResponse)
 /// on it ends as soon as the client closes the connection, with nothing
 /// written to the idle stream. Pass it to [`HttpServer::on_connect`](actix_web::HttpServer::on_connect).
 ///
-/// Costs one duplicated descriptor and one idle task per connection; nothing
-/// runs until the peer closes (or sends more bytes, such as a pipelined
-/// request). Connections that are not plain TCP (TLS, Unix sockets) are left
+/// Costs one duplicated descriptor registered with the worker's reactor per
+/// connection, and no task: the response body itself waits for the
+/// descriptor's readiness, so nothing runs until the peer closes (or sends
+/// more bytes, such as a pipelined request). Connections that are not plain TCP (TLS, Unix sockets) are left
 /// alone: on them a departed client is noticed by the keep-alive, see
 /// [`SseResponse`](crate::SseResponse).
 ///
@@ -49,40 +50,26 @@ pub fn on_connect(connection: &dyn Any, extensions: &mut Extensions) {
     let Ok(fd) = tcp.as_fd().try_clone_to_owned() else {
         return;
     };
-    // Registering needs the runtime's context; `from_std` keeps the
-    // descriptor's non-blocking flag, which it shares with actix-web's copy.
+    // Registered with the reactor of the worker that serves the connection:
+    // the response body that waits on it is polled on that worker too.
     let _entered = runtime.enter();
     let Ok(watched) = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd)) else {
         return;
     };
-    let (departed_tx, departed_rx) = watch::channel(false);
-    let (guard, connection_dropped) = oneshot::channel::<()>();
-    runtime.spawn(async move {
-        let peer_closed = wait_for_peer_close(&watched);
-        tokio::pin!(peer_closed);
-        tokio::select! {
-            () = &mut peer_closed => {
-                let _ = departed_tx.send(true);
-            }
-            // actix-web dropped the connection (and its extensions): stop
-            // watching, and close the duplicate so the socket can close.
-            _ = connection_dropped => {}
-        }
-    });
     extensions.insert(Departure {
-        departed: departed_rx,
-        _guard: guard,
+        watched: Rc::new(watched),
     });
 }
 
-/// Waits until the peer has closed its side (FIN or reset), consuming nothing.
+/// Waits until the peer has closed its side (or the socket failed); bytes it
+/// sends meanwhile are left for actix-web to read.
 async fn wait_for_peer_close(socket: &tokio::net::TcpStream) {
     loop {
         match socket.ready(Interest::READABLE).await {
             Ok(ready) if ready.is_read_closed() || ready.is_write_closed() => return,
             Ok(_) => {
-                // Readable without a close: bytes for actix-web to read. Clear
-                // the readiness without reading, and wait for the next change.
+                // Readable because of bytes, not a close: clear the readiness
+                // without reading them, and wait for the next change.
                 let _ = socket.try_io(Interest::READABLE, || {
                     Err::<(), _>(io::ErrorKind::WouldBlock.into())
                 });
@@ -92,23 +79,16 @@ async fn wait_for_peer_close(socket: &tokio::net::TcpStream) {
     }
 }
 
-/// What [`on_connect`] leaves in a connection's extensions.
+/// The watched duplicate of a connection's socket, kept in the connection's
+/// data until the connection is dropped.
 pub(crate) struct Departure {
-    departed: watch::Receiver<bool>,
-    /// Dropped with the connection: stops the watcher.
-    _guard: oneshot::Sender<()>,
+    watched: Rc<tokio::net::TcpStream>,
 }
 
 impl Departure {
-    /// A future that completes when the peer has closed the connection.
+    /// Resolves when the client has closed the connection.
     pub(crate) fn departed(&self) -> Pin<Box<dyn Future<Output = ()>>> {
-        let mut departed = self.departed.clone();
-        Box::pin(async move {
-            if departed.wait_for(|gone| *gone).await.is_err() {
-                // The watcher stopped with the connection: the response is
-                // being dropped anyway.
-                std::future::pending::<()>().await;
-            }
-        })
+        let watched = Rc::clone(&self.watched);
+        Box::pin(async move { wait_for_peer_close(&watched).await })
     }
 }

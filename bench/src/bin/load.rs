@@ -538,6 +538,9 @@ async fn main() -> ExitCode {
                     .map_or(f64::NAN, |v| spread(v))
             };
             let (b, s, l) = (get("builtin"), get("ssekit"), get("limit"));
+            if b.is_nan() && s.is_nan() && l.is_nan() {
+                continue; // not run (`--only`, `--framework`)
+            }
             println!(
                 "| {framework} | {label} | {} | {} ({:.0} MB/s) | {} | **{:.2}x** | {:.2}x | {:.2}x | ±{:.0}% / ±{:.0}% |",
                 fmt_rate(b),
@@ -577,6 +580,9 @@ async fn main() -> ExitCode {
                 })
             };
             let (b, s) = (get("builtin"), get("ssekit"));
+            if b.is_none() && s.is_none() {
+                continue;
+            }
             let ratio = match (b, s) {
                 (Some(b), Some(s)) => format!("{:.2}x", b.1 / s.1),
                 _ => "n/a".to_owned(),
@@ -608,6 +614,9 @@ async fn main() -> ExitCode {
             })
         };
         let (b, s) = (get("builtin"), get("ssekit"));
+        if b.is_none() && s.is_none() {
+            continue;
+        }
         println!(
             "| {framework} | {:.1} / {:.1} | {:.1} / {:.1} | {} / {} |",
             b.map_or(f64::NAN, |r| r.kib_per_stream * 1.024),
