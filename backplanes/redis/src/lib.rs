@@ -60,7 +60,9 @@ use futures_util::StreamExt as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ssekit::EncodedEvent;
 use ssekit::hub::backplane::stored_event;
-use ssekit::hub::{Backplane, BackplaneError, BoxFuture, Delivery, Epoch, Feed, Position, Snapshot};
+use ssekit::hub::{
+    Backplane, BackplaneError, BoxFuture, Delivery, Epoch, Feed, Position, Snapshot,
+};
 use tokio::sync::mpsc;
 
 /// One publish: epoch (minted if missing), offset, history, expiry, live.
@@ -128,7 +130,9 @@ impl fmt::Display for RedisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             ErrorKind::Redis(err) => write!(f, "ssekit-redis: {err}"),
-            ErrorKind::NoRuntime => f.write_str("ssekit-redis: build must run inside a tokio runtime"),
+            ErrorKind::NoRuntime => {
+                f.write_str("ssekit-redis: build must run inside a tokio runtime")
+            }
         }
     }
 }
@@ -388,10 +392,17 @@ fn parse_read(reply: Vec<Bytes>) -> Option<Snapshot> {
     let mut items = reply.into_iter();
     let epoch = items.next()?;
     let top = items.next()?;
-    let top = position(std::str::from_utf8(&epoch).ok()?, std::str::from_utf8(&top).ok()?)?;
+    let top = position(
+        std::str::from_utf8(&epoch).ok()?,
+        std::str::from_utf8(&top).ok()?,
+    )?;
     let mut events = Vec::new();
     while let (Some(id), Some(bytes)) = (items.next(), items.next()) {
-        let offset: u64 = std::str::from_utf8(&id).ok()?.strip_suffix("-0")?.parse().ok()?;
+        let offset: u64 = std::str::from_utf8(&id)
+            .ok()?
+            .strip_suffix("-0")?
+            .parse()
+            .ok()?;
         let (position, event) = stored_event(bytes)?;
         if position != Position::new(top.epoch(), offset) {
             return None;
@@ -404,11 +415,17 @@ fn parse_read(reply: Vec<Bytes>) -> Option<Snapshot> {
 impl Backplane for RedisBackplane {
     fn attach(&self, feed: Feed) {
         if self.core.feed.set(feed).is_err() {
-            tracing::warn!("ssekit-redis: a backplane serves one hub; attached twice, the second is ignored");
+            tracing::warn!(
+                "ssekit-redis: a backplane serves one hub; attached twice, the second is ignored"
+            );
         }
     }
 
-    fn publish(&self, topic: &str, event: EncodedEvent) -> BoxFuture<Result<Position, BackplaneError>> {
+    fn publish(
+        &self,
+        topic: &str,
+        event: EncodedEvent,
+    ) -> BoxFuture<Result<Position, BackplaneError>> {
         let core = Arc::clone(&self.core);
         let topic = topic.to_owned();
         Box::pin(async move { core.publish(&topic, &event).await })
@@ -449,42 +466,43 @@ async fn live(
     let mut backoff = Duration::from_millis(50);
     let mut down_since: Option<tokio::time::Instant> = None;
     loop {
-        let connected = tokio::time::timeout(core.config.timeout, core.client.get_async_pubsub()).await;
-        let pubsub = match connected {
-            Ok(Ok(pubsub)) => pubsub,
-            Ok(Err(_)) | Err(_) => {
-                if down_since.is_none() {
-                    tracing::warn!("ssekit-redis: Pub/Sub connection down; retrying with backoff");
-                    down_since = Some(tokio::time::Instant::now());
-                }
-                // Wait out the backoff, keeping the watch list current.
-                let sleep = tokio::time::sleep(backoff);
-                tokio::pin!(sleep);
-                loop {
-                    tokio::select! {
-                        () = &mut sleep => break,
-                        message = control.recv() => match message {
-                            None => return,
-                            Some(Control::Watch(topic)) => { watched.insert(topic); }
-                            Some(Control::Unwatch(topic)) => { watched.remove(&topic); }
-                        },
-                    }
-                }
-                backoff = (backoff * 2).min(core.config.max_backoff.max(Duration::from_millis(50)));
-                continue;
+        let connected =
+            tokio::time::timeout(core.config.timeout, core.client.get_async_pubsub()).await;
+        let Ok(Ok(pubsub)) = connected else {
+            if down_since.is_none() {
+                tracing::warn!("ssekit-redis: Pub/Sub connection down; retrying with backoff");
+                down_since = Some(tokio::time::Instant::now());
             }
+            // Wait out the backoff, keeping the watch list current.
+            let sleep = tokio::time::sleep(backoff);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    () = &mut sleep => break,
+                    message = control.recv() => match message {
+                        None => return,
+                        Some(Control::Watch(topic)) => { watched.insert(topic); }
+                        Some(Control::Unwatch(topic)) => { watched.remove(&topic); }
+                    },
+                }
+            }
+            backoff = (backoff * 2).min(core.config.max_backoff.max(Duration::from_millis(50)));
+            continue;
         };
         let (mut sink, mut stream) = pubsub.split();
         let channels: Vec<String> = watched.iter().map(|t| core.channel(t)).collect();
         if !channels.is_empty() {
             match tokio::time::timeout(core.config.timeout, sink.subscribe(&channels)).await {
                 Ok(Ok(())) => {}
-                _ => continue,
+                _ => {
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
             }
         }
         if let Some(since) = down_since.take() {
             tracing::info!(
-                after_ms = since.elapsed().as_millis() as u64,
+                after_ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
                 topics = watched.len(),
                 "ssekit-redis: Pub/Sub reconnected and resubscribed; catching up"
             );
@@ -538,18 +556,28 @@ async fn live(
 fn on_message(core: &Core, catch_up: &mpsc::UnboundedSender<String>, message: &redis::Msg) {
     let Some(feed) = core.feed.get() else { return };
     let channel = message.get_channel_name();
-    let Some(topic) = channel.strip_prefix(&core.config.prefix).and_then(|c| c.strip_prefix("live:")) else {
+    let Some(topic) = channel
+        .strip_prefix(&core.config.prefix)
+        .and_then(|c| c.strip_prefix("live:"))
+    else {
         return;
     };
-    let Some((position, event)) = stored_event(Bytes::copy_from_slice(message.get_payload_bytes())) else {
-        tracing::warn!(topic, "ssekit-redis: a message that is not one stored event; ignored");
+    let Some((position, event)) = stored_event(Bytes::copy_from_slice(message.get_payload_bytes()))
+    else {
+        tracing::warn!(
+            topic,
+            "ssekit-redis: a message that is not one stored event; ignored"
+        );
         return;
     };
     match feed.deliver(topic, position, event) {
         Delivery::Gap { .. } => {
             let _ = catch_up.send(topic.to_owned());
         }
-        Delivery::Delivered(_) | Delivery::Duplicate | Delivery::NotWatched | Delivery::EpochChanged => {}
+        Delivery::Delivered(_)
+        | Delivery::Duplicate
+        | Delivery::NotWatched
+        | Delivery::EpochChanged => {}
         _ => {}
     }
 }
@@ -576,7 +604,9 @@ async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<
         while let Ok(topic) = requests.try_recv() {
             pending.insert(topic);
         }
-        let Some(feed) = core.feed.get() else { continue };
+        let Some(feed) = core.feed.get() else {
+            continue;
+        };
         if !feed.is_alive() {
             return;
         }
@@ -591,7 +621,9 @@ async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<
 const CATCH_UP_MAX: usize = 1_000;
 
 async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) {
-    let Some(position) = feed.position(topic) else { return };
+    let Some(position) = feed.position(topic) else {
+        return;
+    };
     let snapshot = match core.read(topic, Some(position), CATCH_UP_MAX).await {
         Ok(snapshot) => snapshot,
         Err(err) => {
@@ -609,8 +641,12 @@ async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) {
         return;
     }
     let events = snapshot.events();
-    let complete = events.first().is_some_and(|(offset, _)| Some(*offset) == position.offset().checked_add(1))
-        && events.last().is_some_and(|(offset, _)| *offset == top.offset());
+    let complete = events
+        .first()
+        .is_some_and(|(offset, _)| Some(*offset) == position.offset().checked_add(1))
+        && events
+            .last()
+            .is_some_and(|(offset, _)| *offset == top.offset());
     if !complete {
         tracing::warn!(topic, from = %position, to = %top, "ssekit-redis: too far behind to catch up from the stream; its streams end and resume");
         feed.end_topic(topic);

@@ -1009,7 +1009,7 @@ impl Inner {
     fn watched_topics(&self) -> Vec<String> {
         let mut names = Vec::new();
         for shard in &self.shards {
-            names.extend(lock(shard).keys().map(|name| name.to_string()));
+            names.extend(lock(shard).keys().map(ToString::to_string));
         }
         names
     }

@@ -3,6 +3,11 @@
 //! Every event is read back through the independent parser and checked:
 //! exactly once, in order, with the same ids everywhere.
 
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a step that fails fails the test, and its message says which step"
+)]
+
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -114,7 +119,13 @@ async fn two_instances_share_ids_history_and_live_events() {
         on_b.joined().await;
         let mut ids = Vec::new();
         for data in numbered("m", 1..=5) {
-            ids.push(a.publish_async("room", data).await.expect("publish").id().clone());
+            ids.push(
+                a.publish_async("room", data)
+                    .await
+                    .expect("publish")
+                    .id()
+                    .clone(),
+            );
         }
         on_b.read_until(|e| e.len() == 5).await;
         assert_eq!(on_b.datas(), numbered("m", 1..=5));
@@ -189,7 +200,13 @@ async fn racing_publishers_on_two_instances_keep_offsets_unique_and_contiguous()
                     .into_iter()
                     .filter(|d| d.starts_with(&format!("{h}.{t}.")))
                     .collect();
-                assert_eq!(mine, numbered(&format!("{h}.{t}."), 0..=49).iter().map(String::as_str).collect::<Vec<_>>());
+                assert_eq!(
+                    mine,
+                    numbered(&format!("{h}.{t}."), 0..=49)
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                );
             }
         }
     })
@@ -207,9 +224,18 @@ async fn a_lost_live_message_is_filled_from_the_stream() {
         let first = a.publish_async("gap", "one").await.expect("publish");
         // Stored as the script would, but never published on the channel:
         // Pub/Sub lost it.
-        let epoch = first.id().as_str().split_once('-').expect("an id").0.to_owned();
+        let epoch = first
+            .id()
+            .as_str()
+            .split_once('-')
+            .expect("an id")
+            .0
+            .to_owned();
         let client = redis::Client::open(redis.url()).expect("a client");
-        let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
         let top: u64 = redis::cmd("HINCRBY")
             .arg("ssekit:meta:gap")
             .arg("top")
@@ -251,7 +277,10 @@ async fn redis_restarted_with_persistence_loses_nothing_and_resets_nobody() {
         on_b.read_until(|e| e.len() == 10).await;
         redis.stop();
         // Down: a typed error, within the timeout (the test's limit bounds it).
-        let err = a.publish_async("aof", "while down").await.expect_err("Redis is down");
+        let err = a
+            .publish_async("aof", "while down")
+            .await
+            .expect_err("Redis is down");
         assert!(err.backplane().is_some(), "{err}");
         redis.restart();
         for data in numbered("m", 11..=20) {
@@ -260,7 +289,10 @@ async fn redis_restarted_with_persistence_loses_nothing_and_resets_nobody() {
         on_b.read_until(|e| e.len() == 20).await;
         assert!(!on_b.ended, "the open stream stayed open");
         assert_eq!(on_b.datas(), numbered("m", 1..=20));
-        assert!(on_b.events.iter().all(|(ty, _, _)| ty == "message"), "no reset");
+        assert!(
+            on_b.events.iter().all(|(ty, _, _)| ty == "message"),
+            "no reset"
+        );
         // A client that left at m5 resumes on the other instance, no reset.
         let m5 = on_b.events[4].2.clone();
         let mut again = Client::new(&a, "aof", ssekit::EventId::new(m5).expect("an id"));
@@ -298,9 +330,16 @@ async fn redis_restarted_without_persistence_resets_and_never_sends_a_wrong_even
         assert_eq!(on_b.datas(), numbered("old", 1..=5));
         // Resuming with the old id, on either instance: reset, then live.
         for hub in [&a, &b] {
-            let mut again = Client::new(hub, "mem", ssekit::EventId::new(last_old.clone()).expect("an id"));
+            let mut again = Client::new(
+                hub,
+                "mem",
+                ssekit::EventId::new(last_old.clone()).expect("an id"),
+            );
             again.read_until(|e| !e.is_empty()).await;
-            assert_eq!((again.events[0].0.as_str(), again.events[0].1.as_str()), ("reset", "unknown_epoch"));
+            assert_eq!(
+                (again.events[0].0.as_str(), again.events[0].1.as_str()),
+                ("reset", "unknown_epoch")
+            );
             assert_eq!(again.events[0].2, first_new.id().as_str());
         }
         // The service is back without restarting anything.
