@@ -4,7 +4,8 @@
 //!   failure.
 //! - `cargo xtask conformance [--framework NAME]... [--json FILE]`: the
 //!   conformance matrix.
-//! - `cargo xtask e2e`: the tests that need Node.js, nginx and Chromium.
+//! - `cargo xtask e2e`: the tests that need Node.js, nginx, Chromium and
+//!   `redis-server`.
 //! - `cargo xtask builtin-comparison`: measures the frameworks' built-in SSE
 //!   encoders and writes the README's comparison table.
 
@@ -27,7 +28,8 @@ commands:
                 property, trybuild, tidy), conformance, e2e
   e2e           the tests that need programs besides the Rust toolchain:
                 Node.js and npm (a second SSE parser, playwright-core), nginx,
-                Chromium; fails with what to install when one is missing
+                Chromium, redis-server; fails with what to install when one
+                is missing
   builtin-comparison
                 the frameworks' built-in SSE encoders against ssekit on the
                 edge cases; rewrites the README's table
@@ -164,7 +166,7 @@ const CI_STEPS: &[Step] = &[
         work: Work::Conformance,
     },
     Step {
-        name: "end to end (Node.js, nginx, Chromium)",
+        name: "end to end (Node.js, nginx, Chromium, redis-server)",
         work: Work::E2e,
     },
 ];
@@ -196,6 +198,14 @@ fn e2e(root: &Path) -> ExitCode {
         eprintln!(
             "xtask e2e: `npm` is not installed, and the end-to-end tests need Node.js and npm: \
              apt-get install -y nodejs npm (then also nginx and chromium; .ci/run installs them)"
+        );
+        return ExitCode::FAILURE;
+    }
+    if Command::new("redis-server").arg("--version").output().is_err() {
+        eprintln!(
+            "xtask e2e: `redis-server` is not installed, and the Redis backplane's end-to-end \
+             tests need it (they start their own on a free loopback port): \
+             apt-get install -y redis-server (.ci/run installs it)"
         );
         return ExitCode::FAILURE;
     }
