@@ -96,14 +96,17 @@
 //!
 //! ## Backplane seam
 //!
-//! The topic's `Log` (private, `hub/topic.rs`) is the only part that assigns
-//! positions and keeps history: `append` on publish, `lookup` on join, both
-//! under the topic lock together with the local subscriber list. A backplane
-//! (Redis, several instances) replaces the log: publishing sends the event to
-//! the backplane, which assigns `(epoch, offset)` atomically and delivers
-//! `(position, encoded bytes)` to every instance; each instance then runs the
-//! same local fan-out (offering the bytes to its subscribers, with a check that
-//! each delivery is `last + 1`) and answers joins from the backplane's history.
+//! By default the topic's `Log` (private, `hub/topic.rs`) assigns positions
+//! and keeps history, in memory. [`HubBuilder::backplane`] replaces it with
+//! a [`Backplane`] (e.g. the `ssekit-redis` crate) shared by several
+//! instances: it assigns `(epoch, offset)` atomically, keeps the history and
+//! delivers `(position, encoded bytes)` to every instance through a
+//! [`Feed`]; each instance runs the same local fan-out, with the check that
+//! each delivery is `last + 1` (duplicates dropped, gaps filled by the
+//! backplane, another epoch ends the local streams so that they resume with
+//! `reset`), and answers joins from the backplane's history. Publishing then
+//! waits for the backplane: [`Hub::publish_async`] (which also works without
+//! one). The split and the join merge are in [`backplane`].
 //!
 //! ## Ending subscriptions
 //!
