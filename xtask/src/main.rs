@@ -201,7 +201,11 @@ fn e2e(root: &Path) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    if Command::new("redis-server").arg("--version").output().is_err() {
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!(
             "xtask e2e: `redis-server` is not installed, and the Redis backplane's end-to-end \
              tests need it (they start their own on a free loopback port): \

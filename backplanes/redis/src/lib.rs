@@ -26,7 +26,7 @@
 //! top and the missed events with a second script (`XRANGE`), atomically.
 //! Every instance subscribes, on one dedicated Pub/Sub connection, to the
 //! channels of the topics it has subscribers for; commands go through a
-//! multiplexed [`ConnectionManager`](redis::aio::ConnectionManager).
+//! multiplexed [`redis::aio::ConnectionManager`].
 //!
 //! # Guarantees, and their limits
 //!

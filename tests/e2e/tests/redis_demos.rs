@@ -27,9 +27,8 @@ const LIMIT: Duration = Duration::from_secs(120);
 fn two_demos(url: &str) -> [DemoProcess; 2] {
     let names = frameworks();
     let (first, second) = (&names[0], &names[1]);
-    [first, second].map(|name| {
-        DemoProcess::start_with_args(name, &demo_binary(name), &["--redis", url])
-    })
+    [first, second]
+        .map(|name| DemoProcess::start_with_args(name, &demo_binary(name), &["--redis", url]))
 }
 
 /// `POST /rooms/{room}`: the status and the body (the new event's id).
@@ -42,7 +41,10 @@ async fn post(addr: SocketAddr, room: &str, text: &str) -> (u16, String) {
     );
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).await.expect("read the reply");
+    stream
+        .read_to_end(&mut reply)
+        .await
+        .expect("read the reply");
     let text = String::from_utf8_lossy(&reply).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a reply head");
     let status = head
@@ -50,7 +52,10 @@ async fn post(addr: SocketAddr, room: &str, text: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status");
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body.as_bytes())
             .into_iter()
             .map(|c| String::from_utf8_lossy(&c).into_owned())
@@ -104,7 +109,7 @@ async fn next(reader: &mut SseReader) -> Option<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_alternating_between_two_frameworks_gets_every_message_once_across_a_redis_restart()
-{
+ {
     let mut redis = RedisServer::start(Persistence::Aof);
     let demos = two_demos(&redis.url());
     timeout(LIMIT, async {
@@ -147,7 +152,11 @@ async fn a_client_alternating_between_two_frameworks_gets_every_message_once_acr
         assert_eq!(datas, posted, "every message once, in order");
         let offsets: Vec<u64> = received
             .iter()
-            .map(|(_, _, id)| id.rsplit_once('-').and_then(|(_, o)| o.parse().ok()).expect("an offset"))
+            .map(|(_, _, id)| {
+                id.rsplit_once('-')
+                    .and_then(|(_, o)| o.parse().ok())
+                    .expect("an offset")
+            })
             .collect();
         assert_eq!(offsets, (1..=40).collect::<Vec<u64>>());
     })
