@@ -1368,5 +1368,13 @@ mod tests {
             NoOptions::Usage("unknown argument \"--bogus\"".to_owned())
         );
         assert!(matches!(args(&["--addr"]), Err(NoOptions::Usage(_))));
+        assert_eq!(args(&[]).unwrap().redis, None);
+        let url = "redis://127.0.0.1:6379";
+        assert_eq!(args(&["--redis", url]).unwrap().redis.as_deref(), Some(url));
+        assert_eq!(
+            args(&[&format!("--redis={url}")]).unwrap().redis.as_deref(),
+            Some(url)
+        );
+        assert!(matches!(args(&["--redis"]), Err(NoOptions::Usage(_))));
     }
 }

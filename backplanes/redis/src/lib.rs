@@ -660,3 +660,94 @@ async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(epoch: Epoch, offset: u64, data: &str) -> Bytes {
+        Position::new(epoch, offset)
+            .encode_with_id(&ssekit::Event::new(data.to_owned()).encode())
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_read_reply_becomes_a_snapshot_only_when_every_entry_checks_out() {
+        let epoch = Epoch::mint();
+        let e = Bytes::from(epoch.to_string());
+        let good = vec![
+            e.clone(),
+            Bytes::from_static(b"3"),
+            Bytes::from_static(b"2-0"),
+            stored(epoch, 2, "two"),
+            Bytes::from_static(b"3-0"),
+            stored(epoch, 3, "three"),
+        ];
+        let snapshot = parse_read(good).unwrap();
+        assert_eq!(snapshot.top(), Position::new(epoch, 3));
+        let offsets: Vec<u64> = snapshot.events().iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, [2, 3]);
+        // The top alone (nothing to replay).
+        assert!(
+            parse_read(vec![e.clone(), Bytes::from_static(b"0")])
+                .unwrap()
+                .events()
+                .is_empty()
+        );
+        // An entry id that does not match its event's id, an event of
+        // another epoch, bytes that are not one event, a bad epoch: refused.
+        for bad in [
+            vec![
+                e.clone(),
+                Bytes::from_static(b"3"),
+                Bytes::from_static(b"2-0"),
+                stored(epoch, 3, "x"),
+            ],
+            vec![
+                e.clone(),
+                Bytes::from_static(b"3"),
+                Bytes::from_static(b"3-0"),
+                stored(Epoch::mint(), 3, "x"),
+            ],
+            vec![
+                e.clone(),
+                Bytes::from_static(b"3"),
+                Bytes::from_static(b"3-0"),
+                Bytes::from_static(b"data: x\n\n"),
+            ],
+            vec![Bytes::from_static(b"XYZ"), Bytes::from_static(b"3")],
+            vec![e.clone(), Bytes::from_static(b"-1")],
+            vec![e],
+            vec![],
+        ] {
+            assert!(parse_read(bad.clone()).is_none(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_and_channels_carry_the_prefix_and_the_topic() {
+        let backplane = RedisBackplane::builder("redis://127.0.0.1:1")
+            .prefix("app:")
+            .build()
+            .unwrap();
+        let core = &backplane.core;
+        assert_eq!(core.meta_key("room/1"), "app:meta:room/1");
+        assert_eq!(core.log_key("room/1"), "app:log:room/1");
+        assert_eq!(core.channel("room/1"), "app:live:room/1");
+    }
+
+    #[tokio::test]
+    async fn publishing_to_an_unreachable_redis_is_a_typed_error_within_the_timeout() {
+        // Port 1 on loopback: nothing listens, the connection is refused.
+        let backplane = RedisBackplane::builder("redis://127.0.0.1:1")
+            .publish_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let hub = ssekit::Hub::builder().backplane(backplane).build();
+        let err = tokio::time::timeout(Duration::from_secs(10), hub.publish_async("t", "x"))
+            .await
+            .expect("bounded by the backplane's timeout")
+            .unwrap_err();
+        assert!(err.backplane().is_some(), "{err}");
+    }
+}
