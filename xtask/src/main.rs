@@ -40,7 +40,9 @@ commands:
                 --json FILE (also write the matrix as JSON)
   bench         real-socket benchmark (BENCH-CONTRACT): each framework's built-in
                 SSE, ssekit through its adapter and the pre-formatted limit,
-                one table of ratios from one run; writes target/bench/ratios.svg
+                one table of ratios from one run; writes target/bench/ratios.svg;
+                then the Redis backplane (needs redis-server): p50/p99 and
+                throughput, 1 000 subscribers over two instances vs in memory
                 options: --quick (under 3 minutes once built)
                          --criterion (the in-process response-body micro-benchmark)
   soak-shutdown graceful shutdown under load: each demo binary (release) with
