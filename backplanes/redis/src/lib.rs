@@ -43,10 +43,14 @@
 //! (`appendonly yes`, `appendfsync everysec`), a crash may lose the last
 //! second of publishes *without* an epoch change: their offsets are then
 //! given again to new events, and a client that saw the lost ones can miss
-//! the new ones with the same offsets. The same holds for a failover to an
-//! asynchronous replica that had not received the tail. For ids that are
-//! never reused, run Redis with `appendfsync always` and no failover to a
-//! lagging replica (`WAIT` is not used). A publish that timed out may still
+//! the new ones with the same offsets. The same holds with RDB snapshots
+//! only (Redis's default configuration) after a crash, for what came after
+//! the last snapshot, and for a failover to an asynchronous replica that
+//! had not received the tail. Open streams notice the top moving back at the
+//! next check and end (their clients resume, or get `reset` with `future`),
+//! unless new publishes already passed the old top by then. For ids that
+//! are never reused, run Redis with `appendfsync always` and no failover to
+//! a lagging replica (`WAIT` is not used). A publish that timed out may still
 //! have been applied. Keys use no cluster hash tags: one Redis (or a
 //! primary with replicas), not Redis Cluster. Offsets are exact up to 2^53.
 
@@ -611,7 +615,10 @@ async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<
             return;
         }
         for topic in std::mem::take(&mut pending) {
-            catch_up_topic(&core, feed, &topic).await;
+            if !catch_up_topic(&core, feed, &topic).await {
+                // Redis does not answer: the next check retries every topic.
+                break;
+            }
         }
     }
 }
@@ -620,25 +627,26 @@ async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<
 /// streams end and each resumes by itself (replay or `reset`).
 const CATCH_UP_MAX: usize = 1_000;
 
-async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) {
+/// Catches `topic` up; `false` when Redis did not answer.
+async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) -> bool {
     let Some(position) = feed.position(topic) else {
-        return;
+        return true;
     };
     let snapshot = match core.read(topic, Some(position), CATCH_UP_MAX).await {
         Ok(snapshot) => snapshot,
         Err(err) => {
             tracing::debug!(topic, error = %err, "ssekit-redis: catch-up read failed; retried at the next check");
-            return;
+            return false;
         }
     };
     let top = snapshot.top();
     if top.epoch() != position.epoch() || top.offset() < position.offset() {
         tracing::warn!(topic, from = %position, to = %top, "ssekit-redis: the topic's history was lost in Redis; its streams end and resume with reset");
         feed.end_topic(topic);
-        return;
+        return true;
     }
     if top.offset() == position.offset() {
-        return;
+        return true;
     }
     let events = snapshot.events();
     let complete = events
@@ -650,15 +658,16 @@ async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) {
     if !complete {
         tracing::warn!(topic, from = %position, to = %top, "ssekit-redis: too far behind to catch up from the stream; its streams end and resume");
         feed.end_topic(topic);
-        return;
+        return true;
     }
     for (offset, event) in events {
         match feed.deliver(topic, Position::new(top.epoch(), *offset), event.clone()) {
             Delivery::Delivered(_) | Delivery::Duplicate => {}
             // Moved on meanwhile (another catch-up, a new epoch): done.
-            _ => return,
+            _ => return true,
         }
     }
+    true
 }
 
 #[cfg(test)]
