@@ -344,7 +344,7 @@ impl Core {
         let (epoch, top) = tokio::time::timeout(self.config.timeout, call)
             .await
             .map_err(|_| BackplaneError::timeout("publish"))?
-            .map_err(|e| BackplaneError::failed(&e))?;
+            .map_err(|e| redis_error("publish", &e))?;
         position(&epoch, &top).ok_or_else(|| BackplaneError::failed(&Unexpected("publish")))
     }
 
@@ -369,8 +369,18 @@ impl Core {
         let reply = tokio::time::timeout(self.config.timeout, call)
             .await
             .map_err(|_| BackplaneError::timeout("read"))?
-            .map_err(|e| BackplaneError::failed(&e))?;
+            .map_err(|e| redis_error("read", &e))?;
         parse_read(reply).ok_or_else(|| BackplaneError::failed(&Unexpected("read")))
+    }
+}
+
+/// A Redis error as a backplane error; the connection's own response
+/// timeout is a timeout too.
+fn redis_error(what: &str, error: &redis::RedisError) -> BackplaneError {
+    if error.is_timeout() {
+        BackplaneError::timeout(what)
+    } else {
+        BackplaneError::failed(error)
     }
 }
 

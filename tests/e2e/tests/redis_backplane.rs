@@ -352,3 +352,41 @@ async fn redis_restarted_without_persistence_resets_and_never_sends_a_wrong_even
     .await
     .expect("within the time limit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_is_a_timeout_not_a_hang_and_open_streams_stay_open() {
+    let redis = RedisServer::start(Persistence::None);
+    let outcome = timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_b = Client::new(&b, "hung", Resume::Start);
+        on_b.joined().await;
+        a.publish_async("hung", "before").await.expect("publish");
+        on_b.read_until(|e| e.len() == 1).await;
+        redis.freeze();
+        // The publish timeout is 500 ms; the test's limit bounds the wait.
+        let err = a
+            .publish_async("hung", "during")
+            .await
+            .expect_err("Redis hangs");
+        assert!(
+            err.backplane()
+                .is_some_and(ssekit::hub::BackplaneError::is_timeout),
+            "{err}"
+        );
+        redis.thaw();
+        publish_retrying(&a, "hung", "after").await;
+        on_b.read_until(|e| e.last().is_some_and(|(_, d, _)| d == "after"))
+            .await;
+        assert!(!on_b.ended, "the open stream stayed open");
+        // The publish that timed out may have been applied once Redis
+        // resumed: then it arrives, once, in its place.
+        let datas = on_b.datas();
+        assert!(
+            datas == ["before", "after"] || datas == ["before", "during", "after"],
+            "{datas:?}"
+        );
+    })
+    .await;
+    redis.thaw();
+    outcome.expect("within the time limit");
+}
