@@ -210,3 +210,51 @@ async fn without_persistence_a_redis_restart_resets_and_the_service_comes_back()
     .expect("within the time limit");
     drop(demos);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_racing_on_two_frameworks_get_unique_contiguous_ids() {
+    let redis = RedisServer::start(Persistence::None);
+    let demos = two_demos(&redis.url());
+    timeout(LIMIT, async {
+        let mut listener = subscribe(demos[1].addr, "race", None).await;
+        let mut posters = tokio::task::JoinSet::new();
+        for (d, demo) in demos.iter().enumerate() {
+            for p in 0..4 {
+                let addr = demo.addr;
+                posters.spawn(async move {
+                    let mut ids = Vec::new();
+                    for i in 0..25 {
+                        ids.push(post_retrying(addr, "race", &format!("{d}.{p}.{i}")).await);
+                    }
+                    ids
+                });
+            }
+        }
+        let mut ids = Vec::new();
+        while let Some(done) = posters.join_next().await {
+            ids.extend(done.expect("a poster"));
+        }
+        let epochs: std::collections::BTreeSet<&str> = ids
+            .iter()
+            .filter_map(|id| id.split_once('-').map(|p| p.0))
+            .collect();
+        assert_eq!(epochs.len(), 1, "one epoch: {epochs:?}");
+        let mut offsets: Vec<u64> = ids
+            .iter()
+            .filter_map(|id| id.split_once('-').and_then(|p| p.1.parse().ok()))
+            .collect();
+        offsets.sort_unstable();
+        assert_eq!(offsets, (1..=200).collect::<Vec<u64>>());
+        // The listener gets all 200, in offset order, each once.
+        let mut seen = Vec::new();
+        while seen.len() < 200 {
+            seen.push(next(&mut listener).await.expect("an event").2);
+        }
+        let mut sorted = ids.clone();
+        sorted.sort_by_key(|id| id.split_once('-').and_then(|p| p.1.parse::<u64>().ok()));
+        assert_eq!(seen, sorted);
+    })
+    .await
+    .expect("within the time limit");
+    drop(demos);
+}
