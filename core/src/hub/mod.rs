@@ -292,7 +292,9 @@ impl Published {
         self.offset
     }
 
-    /// How many subscribers it was queued to.
+    /// How many subscribers it was queued to (with a backplane: local
+    /// subscribers of this instance that got it at once; the others get it
+    /// through the backplane's feed).
     #[must_use]
     pub fn subscribers(&self) -> usize {
         self.subscribers
@@ -307,7 +309,7 @@ pub struct HubStats {
     pub topics: u64,
     /// Open subscriptions now.
     pub subscribers: u64,
-    /// Events published.
+    /// Events published (through this hub, with a backplane).
     pub published: u64,
     /// Live events yielded to subscribers (counted as they are taken).
     pub delivered: u64,
@@ -660,6 +662,11 @@ impl Hub {
     /// possible, then every live event. Returns the [`EventStream`] to give
     /// to the adapter (default keep-alive; set [`EventStream::retry`] as you
     /// like). The topic is created if needed.
+    ///
+    /// With a [`Backplane`], the subscriber is registered at once and its
+    /// stream first reads the backplane's history (see [`backplane`]); if
+    /// that read fails, the stream ends without an event and the client
+    /// retries.
     ///
     /// # Errors
     ///
