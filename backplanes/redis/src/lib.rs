@@ -190,7 +190,10 @@ impl RedisBuilder {
     }
 
     /// Most events kept per topic in its Redis stream (default 1 000, at
-    /// least 1): the `MAXLEN` of every `XADD`.
+    /// least 1): the `MAXLEN` of every `XADD`. It bounds a topic's history
+    /// in events, not in bytes: bound the size of what you publish, and the
+    /// topics clients can publish to (each is keys in Redis until
+    /// [`RedisBuilder::history_ttl`] after its last publish).
     pub fn history_events(mut self, n: u64) -> Self {
         self.config.history_events = n.max(1);
         self
