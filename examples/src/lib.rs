@@ -85,18 +85,59 @@ pub const MAX_ROOMS: usize = 1024;
 /// The `retry:` a room's stream sends: how soon a browser reconnects.
 pub const ROOM_RETRY: Duration = Duration::from_secs(1);
 
-/// The demos' one hub, shared by every request of the process.
+/// The demos' one hub, shared by every request of the process: in memory,
+/// or on the Redis given with `--redis URL` ([`ssekit_redis`]), whose
+/// history keeps [`ROOM_HISTORY_EVENTS`] per room as well.
 pub fn hub() -> &'static ssekit::Hub {
     static HUB: std::sync::OnceLock<ssekit::Hub> = std::sync::OnceLock::new();
     HUB.get_or_init(|| {
-        ssekit::Hub::builder()
+        let builder = ssekit::Hub::builder()
             .history_events(ROOM_HISTORY_EVENTS)
             .history_bytes(ROOM_HISTORY_BYTES)
             .replay_events(ROOM_HISTORY_EVENTS)
             .replay_bytes(ROOM_HISTORY_BYTES)
-            .max_topics(MAX_ROOMS)
-            .build()
+            .max_topics(MAX_ROOMS);
+        let backplane = REDIS
+            .get()
+            .and_then(|slot| slot.lock().ok().and_then(|mut slot| slot.take()));
+        match backplane {
+            Some(backplane) => builder.backplane(backplane),
+            None => builder,
+        }
+        .build()
     })
+}
+
+/// The Redis backplane of `--redis URL`, set by [`listen`] before the hub is
+/// made.
+/// The hub takes it when it is made.
+static REDIS: std::sync::OnceLock<std::sync::Mutex<Option<ssekit_redis::RedisBackplane>>> =
+    std::sync::OnceLock::new();
+
+/// Connects the demo's hub to the Redis at `url`: the backplane's tasks run
+/// on a runtime of their own (one thread), whatever the framework's is.
+fn use_redis(url: &str) -> Result<(), String> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let runtime = match RUNTIME.get() {
+        Some(runtime) => runtime,
+        None => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("ssekit-redis")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the Redis runtime: {e}"))?;
+            RUNTIME.get_or_init(|| runtime)
+        }
+    };
+    let _entered = runtime.enter();
+    let backplane = ssekit_redis::RedisBackplane::builder(url)
+        .history_events(ROOM_HISTORY_EVENTS as u64)
+        .build()
+        .map_err(|e| format!("bad --redis {url:?}: {e}"))?;
+    REDIS
+        .set(std::sync::Mutex::new(Some(backplane)))
+        .map_err(|_| "--redis given twice".to_owned())
 }
 
 /// Query parameters of the timed routes, validated.
@@ -441,20 +482,65 @@ where
         "POST" => body
             .map_err(|err| BadRequest(err.to_string()))
             .and_then(|body| {
-                let body = body.as_ref();
-                if body.is_empty() {
-                    return Err(BadRequest("invalid body: empty".to_owned()));
-                }
-                let text = std::str::from_utf8(body)
-                    .map_err(|_| BadRequest("invalid body: not UTF-8".to_owned()))?;
+                let text = post_text(body.as_ref())?;
                 hub()
-                    .publish(room, Event::new(text.to_owned()))
+                    .publish(room, Event::new(text))
                     .map(|published| Answer::Text(published.id().as_str().to_owned()))
                     .map_err(|err| BadRequest(err.to_string()))
             }),
         _ => return not_allowed(ROOM_ALLOW),
     };
     outcome.unwrap_or_else(|bad| Answer::Refused(bad.into()))
+}
+
+/// [`answer_with_body`], for the servers: the same answers, and a `POST` to
+/// a room on a hub with a backplane (`--redis`) waits for the backplane
+/// (`200` with the id, or `503` with the reason when Redis did not answer
+/// in time). Every binary calls this one.
+pub fn answer_async<'a, I>(
+    method: &str,
+    path: &str,
+    query: &str,
+    last_event_id: I,
+    body: Result<impl AsRef<[u8]>, BodyError>,
+) -> ssekit::hub::BoxFuture<Answer>
+where
+    I: IntoIterator<Item = &'a [u8]>,
+{
+    let room = path.strip_prefix(ROOMS_PREFIX);
+    if let (Some(room), "POST", Some(_)) = (room, method, REDIS.get()) {
+        let published = body
+            .map_err(|err| BadRequest(err.to_string()))
+            .and_then(|body| post_text(body.as_ref()))
+            .map(|text| hub().publish_async(room, Event::new(text)));
+        return Box::pin(async move {
+            let publishing = match published {
+                Ok(publishing) => publishing,
+                Err(bad) => return Answer::Refused(bad.into()),
+            };
+            match publishing.await {
+                Ok(published) => Answer::Text(published.id().as_str().to_owned()),
+                Err(err) if err.backplane().is_some() => Answer::Refused(Refusal {
+                    status: 503,
+                    allow: None,
+                    message: format!("service unavailable: {err}"),
+                }),
+                Err(err) => Answer::Refused(BadRequest(err.to_string()).into()),
+            }
+        });
+    }
+    let answer = answer_with_body(method, path, query, last_event_id, body);
+    Box::pin(std::future::ready(answer))
+}
+
+/// A room message: 1 to [`MAX_POST_BYTES`] bytes of UTF-8 text.
+fn post_text(body: &[u8]) -> Result<String, BadRequest> {
+    if body.is_empty() {
+        return Err(BadRequest("invalid body: empty".to_owned()));
+    }
+    std::str::from_utf8(body)
+        .map(str::to_owned)
+        .map_err(|_| BadRequest("invalid body: not UTF-8".to_owned()))
 }
 
 /// The SSE demos, by route.
@@ -809,6 +895,9 @@ pub struct Options {
     /// `--max-connections`: open connections at once (default
     /// [`limits::MAX_CONNECTIONS`]).
     pub max_connections: usize,
+    /// `--redis URL`: the rooms run on this Redis, shared with every demo
+    /// started with the same URL (default: in memory, this process only).
+    pub redis: Option<String>,
 }
 
 /// The usage text of every demo binary.
@@ -820,6 +909,8 @@ options:
   --addr ADDR   where to listen (default 127.0.0.1:8080; port 0 picks a free one)
   --max-connections N
                 open connections at once (default 10000; the rest wait)
+  --redis URL   run the rooms on this Redis (redis://HOST:PORT), shared with
+                every demo started with the same URL
   -h, --help    print this help and exit";
 
 /// Why the command line gives no [`Options`].
@@ -848,13 +939,14 @@ where
     }
     let mut addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut max_connections = limits::MAX_CONNECTIONS;
+    let mut redis = None;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let (name, value) = match arg.split_once('=') {
-            Some((name @ ("--addr" | "--max-connections"), value)) => {
+            Some((name @ ("--addr" | "--max-connections" | "--redis"), value)) => {
                 (name.to_owned(), value.to_owned())
             }
-            None if arg == "--addr" || arg == "--max-connections" => {
+            None if arg == "--addr" || arg == "--max-connections" || arg == "--redis" => {
                 let value = args
                     .next()
                     .ok_or_else(|| NoOptions::Usage(format!("{arg} needs a value")))?;
@@ -862,7 +954,9 @@ where
             }
             _ => return Err(NoOptions::Usage(format!("unknown argument {arg:?}"))),
         };
-        if name == "--addr" {
+        if name == "--redis" {
+            redis = Some(value);
+        } else if name == "--addr" {
             addr = value
                 .parse()
                 .map_err(|e| NoOptions::Usage(format!("bad --addr {value:?}: {e}")))?;
@@ -881,6 +975,7 @@ where
     Ok(Options {
         addr,
         max_connections,
+        redis,
     })
 }
 
@@ -914,6 +1009,12 @@ pub fn listen(framework: &str) -> Result<std::net::TcpListener, std::process::Ex
             std::process::ExitCode::from(2)
         }
     })?;
+    if let Some(url) = &options.redis {
+        use_redis(url).map_err(|problem| {
+            eprintln!("{problem}");
+            std::process::ExitCode::from(2)
+        })?;
+    }
     let listener = std::net::TcpListener::bind(options.addr)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|err| {
@@ -1267,5 +1368,13 @@ mod tests {
             NoOptions::Usage("unknown argument \"--bogus\"".to_owned())
         );
         assert!(matches!(args(&["--addr"]), Err(NoOptions::Usage(_))));
+        assert_eq!(args(&[]).unwrap().redis, None);
+        let url = "redis://127.0.0.1:6379";
+        assert_eq!(args(&["--redis", url]).unwrap().redis.as_deref(), Some(url));
+        assert_eq!(
+            args(&[&format!("--redis={url}")]).unwrap().redis.as_deref(),
+            Some(url)
+        );
+        assert!(matches!(args(&["--redis"]), Err(NoOptions::Usage(_))));
     }
 }

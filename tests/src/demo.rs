@@ -23,8 +23,18 @@ impl DemoProcess {
     ///
     /// When it does not start, or announces no address within 20 s.
     pub fn start(name: &str, binary: &Path) -> Self {
+        Self::start_with_args(name, binary, &[])
+    }
+
+    /// [`DemoProcess::start`] with more arguments (e.g. `--redis URL`).
+    ///
+    /// # Panics
+    ///
+    /// As [`DemoProcess::start`].
+    pub fn start_with_args(name: &str, binary: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(binary)
             .args(["--addr", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

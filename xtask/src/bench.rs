@@ -3,7 +3,9 @@
 //! starts every server of `shared/BENCH-CONTRACT.md` (each framework's
 //! built-in SSE, ssekit through its adapter, the pre-formatted limit),
 //! drives them over loopback interleaved rep by rep, prints one table of
-//! ratios and writes `target/bench/ratios.svg`.
+//! ratios and writes `target/bench/ratios.svg`; then the Redis backplane's
+//! step (`bench-redis`: 1 000 subscribers over two instances sharing one
+//! Redis, against the in-memory hub).
 //!
 //! `cargo xtask bench --criterion [--quick]`: the criterion micro-benchmark of
 //! a 1,000-event response body without sockets, each framework's built-in
@@ -57,7 +59,7 @@ fn sockets(root: &Path, args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "--quick") {
         load.arg("--quick");
     }
-    match load.status() {
+    let sockets = match load.status() {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(status) => {
             eprintln!("xtask bench: the load client reported failures ({status})");
@@ -65,6 +67,34 @@ fn sockets(root: &Path, args: &[String]) -> ExitCode {
         }
         Err(err) => {
             eprintln!("xtask bench: could not run bench-load: {err}");
+            ExitCode::FAILURE
+        }
+    };
+    let redis = redis_backplane(root, args.iter().any(|a| a == "--quick"));
+    if sockets == ExitCode::SUCCESS {
+        redis
+    } else {
+        sockets
+    }
+}
+
+/// The Redis backplane step: publish-to-delivery p50/p99 and throughput with
+/// 1 000 subscribers over two instances sharing one Redis (a `redis-server`
+/// of its own), against the in-memory hub in the same run.
+fn redis_backplane(root: &Path, quick: bool) -> ExitCode {
+    let mut command = Command::new(root.join("target/release/bench-redis"));
+    command.current_dir(root);
+    if quick {
+        command.arg("--quick");
+    }
+    match command.status() {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("xtask bench: the Redis backplane benchmark failed ({status})");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("xtask bench: could not run bench-redis: {err}");
             ExitCode::FAILURE
         }
     }

@@ -4,7 +4,8 @@
 //!   failure.
 //! - `cargo xtask conformance [--framework NAME]... [--json FILE]`: the
 //!   conformance matrix.
-//! - `cargo xtask e2e`: the tests that need Node.js, nginx and Chromium.
+//! - `cargo xtask e2e`: the tests that need Node.js, nginx, Chromium and
+//!   `redis-server`.
 //! - `cargo xtask builtin-comparison`: measures the frameworks' built-in SSE
 //!   encoders and writes the README's comparison table.
 
@@ -27,7 +28,8 @@ commands:
                 property, trybuild, tidy), conformance, e2e
   e2e           the tests that need programs besides the Rust toolchain:
                 Node.js and npm (a second SSE parser, playwright-core), nginx,
-                Chromium; fails with what to install when one is missing
+                Chromium, redis-server; fails with what to install when one
+                is missing
   builtin-comparison
                 the frameworks' built-in SSE encoders against ssekit on the
                 edge cases; rewrites the README's table
@@ -38,7 +40,9 @@ commands:
                 --json FILE (also write the matrix as JSON)
   bench         real-socket benchmark (BENCH-CONTRACT): each framework's built-in
                 SSE, ssekit through its adapter and the pre-formatted limit,
-                one table of ratios from one run; writes target/bench/ratios.svg
+                one table of ratios from one run; writes target/bench/ratios.svg;
+                then the Redis backplane (needs redis-server): p50/p99 and
+                throughput, 1 000 subscribers over two instances vs in memory
                 options: --quick (under 3 minutes once built)
                          --criterion (the in-process response-body micro-benchmark)
   soak-shutdown graceful shutdown under load: each demo binary (release) with
@@ -164,7 +168,7 @@ const CI_STEPS: &[Step] = &[
         work: Work::Conformance,
     },
     Step {
-        name: "end to end (Node.js, nginx, Chromium)",
+        name: "end to end (Node.js, nginx, Chromium, redis-server)",
         work: Work::E2e,
     },
 ];
@@ -196,6 +200,18 @@ fn e2e(root: &Path) -> ExitCode {
         eprintln!(
             "xtask e2e: `npm` is not installed, and the end-to-end tests need Node.js and npm: \
              apt-get install -y nodejs npm (then also nginx and chromium; .ci/run installs them)"
+        );
+        return ExitCode::FAILURE;
+    }
+    if Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "xtask e2e: `redis-server` is not installed, and the Redis backplane's end-to-end \
+             tests need it (they start their own on a free loopback port): \
+             apt-get install -y redis-server (.ci/run installs it)"
         );
         return ExitCode::FAILURE;
     }

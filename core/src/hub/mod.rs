@@ -96,14 +96,17 @@
 //!
 //! ## Backplane seam
 //!
-//! The topic's `Log` (private, `hub/topic.rs`) is the only part that assigns
-//! positions and keeps history: `append` on publish, `lookup` on join, both
-//! under the topic lock together with the local subscriber list. A backplane
-//! (Redis, several instances) replaces the log: publishing sends the event to
-//! the backplane, which assigns `(epoch, offset)` atomically and delivers
-//! `(position, encoded bytes)` to every instance; each instance then runs the
-//! same local fan-out (offering the bytes to its subscribers, with a check that
-//! each delivery is `last + 1`) and answers joins from the backplane's history.
+//! By default the topic's `Log` (private, `hub/topic.rs`) assigns positions
+//! and keeps history, in memory. [`HubBuilder::backplane`] replaces it with
+//! a [`Backplane`] (e.g. the `ssekit-redis` crate) shared by several
+//! instances: it assigns `(epoch, offset)` atomically, keeps the history and
+//! delivers `(position, encoded bytes)` to every instance through a
+//! [`Feed`]; each instance runs the same local fan-out, with the check that
+//! each delivery is `last + 1` (duplicates dropped, gaps filled by the
+//! backplane, another epoch ends the local streams so that they resume with
+//! `reset`), and answers joins from the backplane's history. Publishing then
+//! waits for the backplane: [`Hub::publish_async`] (which also works without
+//! one). The split and the join merge are in [`backplane`].
 //!
 //! ## Ending subscriptions
 //!
@@ -136,17 +139,21 @@ use crate::event::{EncodedEvent, Event, EventId, EventType};
 use crate::last_event_id::Resume;
 use crate::stream::EventStream;
 
+pub mod backplane;
 mod subscription;
 mod topic;
 
 #[cfg(test)]
 mod tests;
 
+pub use backplane::{
+    Backplane, BackplaneError, BoxFuture, Delivery, Epoch, Feed, Position, Snapshot,
+};
 pub use subscription::Subscription;
 pub use topic::MAX_TOPIC_LEN;
 
-use subscription::{Offer, SubShared};
-use topic::{Limits, Log, Lookup, Position, Topic, TopicProblem, TopicState};
+use subscription::{Join, Offer, SubShared};
+use topic::{Limits, Log, Lookup, Topic, TopicProblem, TopicState};
 
 /// The `event` type of the reset signal: `event: reset`.
 pub const RESET_EVENT_TYPE: EventType = EventType::from_static("reset");
@@ -206,6 +213,8 @@ pub struct HubError(Kind);
 enum Kind {
     InvalidTopic(TopicProblem),
     TooManyTopics(usize),
+    Backplane(BackplaneError),
+    NeedsAsync,
 }
 
 impl HubError {
@@ -222,6 +231,22 @@ impl HubError {
     pub fn is_too_many_topics(&self) -> bool {
         matches!(self.0, Kind::TooManyTopics(_))
     }
+
+    /// The hub's [`Backplane`] failed (or timed out) while publishing.
+    #[must_use]
+    pub fn backplane(&self) -> Option<&BackplaneError> {
+        match &self.0 {
+            Kind::Backplane(err) => Some(err),
+            _ => None,
+        }
+    }
+
+    /// [`Hub::publish`] was called on a hub with a [`Backplane`]: publishing
+    /// through one waits for it, use [`Hub::publish_async`].
+    #[must_use]
+    pub fn is_needs_async(&self) -> bool {
+        matches!(self.0, Kind::NeedsAsync)
+    }
 }
 
 impl fmt::Display for HubError {
@@ -229,11 +254,22 @@ impl fmt::Display for HubError {
         match &self.0 {
             Kind::InvalidTopic(problem) => fmt::Display::fmt(problem, f),
             Kind::TooManyTopics(max) => write!(f, "too many topics: the hub holds {max} already"),
+            Kind::Backplane(err) => fmt::Display::fmt(err, f),
+            Kind::NeedsAsync => f.write_str(
+                "this hub publishes through a backplane: use publish_async, which waits for it",
+            ),
         }
     }
 }
 
-impl std::error::Error for HubError {}
+impl std::error::Error for HubError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            Kind::Backplane(err) => Some(err),
+            _ => None,
+        }
+    }
+}
 
 /// What [`Hub::publish`] tells the publisher: the event's position.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -256,7 +292,9 @@ impl Published {
         self.offset
     }
 
-    /// How many subscribers it was queued to.
+    /// How many subscribers it was queued to (with a backplane: local
+    /// subscribers of this instance that got it at once; the others get it
+    /// through the backplane's feed).
     #[must_use]
     pub fn subscribers(&self) -> usize {
         self.subscribers
@@ -271,7 +309,7 @@ pub struct HubStats {
     pub topics: u64,
     /// Open subscriptions now.
     pub subscribers: u64,
-    /// Events published.
+    /// Events published (through this hub, with a backplane).
     pub published: u64,
     /// Live events yielded to subscribers (counted as they are taken).
     pub delivered: u64,
@@ -371,6 +409,18 @@ pub struct HubBuilder {
     queue_bytes: usize,
     shards: usize,
     max_topics: usize,
+    backplane: BackplaneSlot,
+}
+
+/// The builder's backplane, if any (`Debug` without requiring it of the
+/// backplane).
+#[derive(Clone, Default)]
+struct BackplaneSlot(Option<Arc<dyn Backplane>>);
+
+impl fmt::Debug for BackplaneSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
 }
 
 impl Default for HubBuilder {
@@ -385,6 +435,7 @@ impl Default for HubBuilder {
             queue_bytes: 1 << 20,
             shards: 64,
             max_topics: 65_536,
+            backplane: BackplaneSlot::default(),
         }
     }
 }
@@ -436,18 +487,34 @@ impl HubBuilder {
         self
     }
 
-    /// Makes the hub.
+    /// Shares the hub's topics with other instances through `backplane`
+    /// (e.g. `ssekit-redis`): positions and history come from it, and
+    /// publishing goes through it with [`Hub::publish_async`]. See
+    /// [`backplane`] for the split. The history bounds of this builder then
+    /// apply to replays only (the backplane keeps the history);
+    /// [`HubBuilder::replay_events`] is also the most a join reads.
+    pub fn backplane(mut self, backplane: impl Backplane) -> Self {
+        self.backplane = BackplaneSlot(Some(Arc::new(backplane)));
+        self
+    }
+
+    /// Makes the hub (and attaches it to its backplane, if any).
     pub fn build(self) -> Hub {
-        Hub {
-            inner: Arc::new(Inner {
-                shards: (0..self.shards).map(|_| Mutex::default()).collect(),
-                hasher: std::hash::RandomState::new(),
-                limits: self.limits,
-                queue_bytes: self.queue_bytes,
-                max_topics: self.max_topics,
-                stats: Counters::default(),
-            }),
+        let inner = Arc::new(Inner {
+            shards: (0..self.shards).map(|_| Mutex::default()).collect(),
+            hasher: std::hash::RandomState::new(),
+            limits: self.limits,
+            queue_bytes: self.queue_bytes,
+            max_topics: self.max_topics,
+            stats: Counters::default(),
+            backplane: self.backplane.0,
+        });
+        if let Some(backplane) = &inner.backplane {
+            backplane.attach(Feed {
+                hub: Arc::downgrade(&inner),
+            });
         }
+        Hub { inner }
     }
 }
 
@@ -460,6 +527,7 @@ pub(crate) struct Inner {
     queue_bytes: usize,
     max_topics: usize,
     pub(crate) stats: Counters,
+    backplane: Option<Arc<dyn Backplane>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -493,6 +561,7 @@ impl fmt::Debug for Hub {
             .field("limits", &self.inner.limits)
             .field("subscriber_queue_bytes", &self.inner.queue_bytes)
             .field("shards", &self.inner.shards.len())
+            .field("backplane", &self.inner.backplane.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -518,13 +587,73 @@ impl Hub {
     ///
     /// [`HubError::is_invalid_topic`] for an invalid topic name;
     /// [`HubError::is_too_many_topics`] for a new topic over
-    /// [`HubBuilder::max_topics`].
+    /// [`HubBuilder::max_topics`]; [`HubError::is_needs_async`] on a hub with
+    /// a [`Backplane`] (use [`Hub::publish_async`]).
     pub fn publish(&self, topic: &str, event: impl Into<Event>) -> Result<Published, HubError> {
         check(topic)?;
+        if self.inner.backplane.is_some() {
+            return Err(HubError(Kind::NeedsAsync));
+        }
         let mut event = event.into();
         event.id = None;
         let body = event.encode();
         self.inner.publish(topic, &body)
+    }
+
+    /// Publishes `event` to `topic`, on any hub: without a backplane it is
+    /// [`Hub::publish`] (ready at once); with one, it resolves once the
+    /// backplane has assigned the event's position and stored it, or fails
+    /// with the backplane's error within the backplane's own timeout (it
+    /// never hangs). The event is then on its way to every instance; the
+    /// local subscribers get it at once. The future is boxed (one
+    /// allocation) and owns what it needs, so it can be spawned. A publish that failed may still
+    /// have been stored (the answer was lost): treat it as "unknown", not
+    /// "not published".
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ssekit::HubError> {
+    /// let hub = ssekit::Hub::new();
+    /// let published = hub.publish_async("news", "first").await?;
+    /// assert_eq!(published.offset(), 1);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Hub::publish`], and [`HubError::backplane`] when the backplane
+    /// failed or timed out. A new topic is never refused here with a
+    /// backplane: topics are created by subscribers.
+    pub fn publish_async(
+        &self,
+        topic: &str,
+        event: impl Into<Event>,
+    ) -> BoxFuture<Result<Published, HubError>> {
+        let inner = Arc::clone(&self.inner);
+        let topic = topic.to_owned();
+        let mut event = event.into();
+        event.id = None;
+        let body = event.encode();
+        Box::pin(async move {
+            check(&topic)?;
+            let Some(backplane) = inner.backplane.clone() else {
+                return inner.publish(&topic, &body);
+            };
+            let position = backplane
+                .publish(&topic, body.clone())
+                .await
+                .map_err(|err| HubError(Kind::Backplane(err)))?;
+            inner.stats.published.fetch_add(1, Ordering::Relaxed);
+            let event = with_id(position, &body);
+            let subscribers = match inner.deliver(&topic, position, &event) {
+                Delivery::Delivered(n) => n,
+                _ => 0,
+            };
+            Ok(Published {
+                id: position_id(position),
+                offset: position.offset,
+                subscribers,
+            })
+        })
     }
 
     /// Subscribes to `topic`, resuming after `from` (the client's
@@ -533,6 +662,11 @@ impl Hub {
     /// possible, then every live event. Returns the [`EventStream`] to give
     /// to the adapter (default keep-alive; set [`EventStream::retry`] as you
     /// like). The topic is created if needed.
+    ///
+    /// With a [`Backplane`], the subscriber is registered at once and its
+    /// stream first reads the backplane's history (see [`backplane`]); if
+    /// that read fails, the stream ends without an event and the client
+    /// retries.
     ///
     /// # Errors
     ///
@@ -552,7 +686,9 @@ impl Hub {
 
     /// Removes a topic: drops its history (its next use starts a new epoch)
     /// and ends each of its subscriptions cleanly after the events it has
-    /// already taken. Returns whether the topic existed.
+    /// already taken. Returns whether the topic existed. With a
+    /// [`Backplane`], only this instance's side goes: the history stays in
+    /// the backplane, and the topic's next subscriber reads it as before.
     ///
     /// ```
     /// let hub = ssekit::Hub::new();
@@ -566,6 +702,9 @@ impl Hub {
         let Some(removed) = removed else {
             return false;
         };
+        if let Some(backplane) = &self.inner.backplane {
+            backplane.unwatch(topic);
+        }
         self.inner.stats.topics.fetch_sub(1, Ordering::Relaxed);
         let subscribers = {
             let mut state = lock(&removed.state);
@@ -613,17 +752,24 @@ impl Hub {
     }
 
     /// One topic's numbers, if it is in memory (an invalid name is simply
-    /// not there).
+    /// not there). With a backplane: the local subscribers and the last
+    /// position fanned out here, once known (the history, kept by the
+    /// backplane, counts as empty).
     #[must_use]
     pub fn topic_stats(&self, topic: &str) -> Option<TopicStats> {
         let found = lock(self.inner.shard(topic)).get(topic).cloned()?;
         let state = lock(&found.state);
         let (history_events, history_bytes) = state.log.history_size();
+        let top = match (&self.inner.backplane, state.fed) {
+            (None, _) => state.log.top_position(),
+            (Some(_), Some(fed)) => fed,
+            (Some(_), None) => return None,
+        };
         Some(TopicStats {
             subscribers: state.subscribers.len(),
             history_events,
             history_bytes,
-            last_id: position_id(state.log.top_position()),
+            last_id: position_id(top),
         })
     }
 }
@@ -646,6 +792,54 @@ fn with_id(position: Position, body: &EncodedEvent) -> EncodedEvent {
     let _ = writeln!(bytes, "id: {position}");
     bytes.extend_from_slice(body.as_bytes());
     EncodedEvent(bytes.freeze())
+}
+
+/// What a join finds in a backplane's [`Snapshot`] for a `Last-Event-ID`:
+/// the same answers as the in-memory log's lookup.
+fn snapshot_lookup(after: &str, snapshot: &Snapshot, limits: &Limits) -> Lookup {
+    let Some(position) = Position::parse(after) else {
+        return Lookup::Reset(ResetReason::Malformed);
+    };
+    let top = snapshot.top;
+    if position.epoch != top.epoch {
+        return Lookup::Reset(ResetReason::UnknownEpoch);
+    }
+    if position.offset > top.offset {
+        return Lookup::Reset(ResetReason::Future);
+    }
+    let missed = top.offset - position.offset;
+    if missed == 0 {
+        return Lookup::Resume(Vec::new());
+    }
+    if missed > limits.replay_events as u64 {
+        return Lookup::Reset(ResetReason::ReplayLimit);
+    }
+    // Exactly `position + 1 ..= top`, contiguous; anything else means the
+    // history no longer holds the first of them.
+    let mut expected = position.offset;
+    let mut bytes = 0usize;
+    let mut replay = Vec::with_capacity(snapshot.events.len());
+    for (offset, event) in &snapshot.events {
+        if *offset <= expected {
+            continue;
+        }
+        if Some(*offset) != expected.checked_add(1) {
+            return Lookup::Reset(ResetReason::TooOld);
+        }
+        expected = *offset;
+        bytes = bytes.saturating_add(event.len());
+        if bytes > limits.replay_bytes {
+            return Lookup::Reset(ResetReason::ReplayLimit);
+        }
+        replay.push(event.clone());
+        if expected == top.offset {
+            break;
+        }
+    }
+    if expected != top.offset {
+        return Lookup::Reset(ResetReason::TooOld);
+    }
+    Lookup::Resume(replay)
 }
 
 impl Inner {
@@ -680,10 +874,16 @@ impl Inner {
                 log,
                 subscribers: Vec::new(),
                 removed: false,
+                fed: None,
+                synced_at: None,
             }),
         });
         shard.insert(name, Arc::clone(&topic));
         self.stats.topics.fetch_add(1, Ordering::Relaxed);
+        drop(shard);
+        if let Some(backplane) = &self.backplane {
+            backplane.watch(&topic.name);
+        }
         Ok(topic)
     }
 
@@ -701,48 +901,266 @@ impl Inner {
             };
             let event = with_id(position, body);
             state.log.append(event.clone(), &self.limits);
-            let (mut slow, mut gone) = (0u64, 0u64);
-            let queue_bytes = self.queue_bytes;
-            let mut i = 0;
-            while let Some(sub) = state.subscribers.get(i) {
-                match sub.offer(&event, queue_bytes) {
-                    Offer::Queued => i += 1,
-                    Offer::Gone => {
-                        // Dropped, and about to unsubscribe: not slow.
-                        let sub = Arc::clone(sub);
-                        state.remove(&sub);
-                        gone += 1;
-                    }
-                    Offer::Overflowed => {
-                        let sub = Arc::clone(sub);
-                        state.remove(&sub);
-                        slow += 1;
-                        tracing::warn!(
-                            topic = %topic.name,
-                            bound = queue_bytes,
-                            "ssekit hub: slow subscriber dropped (queue over its byte bound); \
-                             its stream ends and the client resumes from the history"
-                        );
-                    }
-                }
-            }
-            let subscribers = state.subscribers.len();
+            let subscribers = self.fan_out(&topic, &mut state, &event);
             drop(state);
             self.stats.published.fetch_add(1, Ordering::Relaxed);
-            if slow > 0 {
-                self.stats.slow_drops.fetch_add(slow, Ordering::Relaxed);
-            }
-            if slow + gone > 0 {
-                self.stats
-                    .subscribers
-                    .fetch_sub(slow + gone, Ordering::Relaxed);
-            }
             return Ok(Published {
                 id: position_id(position),
                 offset: position.offset,
                 subscribers,
             });
         }
+    }
+
+    /// Offers `event` to every subscriber of the locked topic, removing
+    /// those gone or over their bound; returns how many it was queued to.
+    fn fan_out(&self, topic: &Topic, state: &mut TopicState, event: &EncodedEvent) -> usize {
+        let (mut slow, mut gone) = (0u64, 0u64);
+        let queue_bytes = self.queue_bytes;
+        let mut i = 0;
+        while let Some(sub) = state.subscribers.get(i) {
+            match sub.offer(event, queue_bytes) {
+                Offer::Queued => i += 1,
+                Offer::Gone => {
+                    // Dropped, and about to unsubscribe: not slow.
+                    let sub = Arc::clone(sub);
+                    state.remove(&sub);
+                    gone += 1;
+                }
+                Offer::Overflowed => {
+                    let sub = Arc::clone(sub);
+                    state.remove(&sub);
+                    slow += 1;
+                    tracing::warn!(
+                        topic = %topic.name,
+                        bound = queue_bytes,
+                        "ssekit hub: slow subscriber dropped (queue over its byte bound); \
+                         its stream ends and the client resumes from the history"
+                    );
+                }
+            }
+        }
+        if slow > 0 {
+            self.stats.slow_drops.fetch_add(slow, Ordering::Relaxed);
+        }
+        if slow + gone > 0 {
+            self.stats
+                .subscribers
+                .fetch_sub(slow + gone, Ordering::Relaxed);
+        }
+        state.subscribers.len()
+    }
+
+    /// Ends every subscription of the locked topic after what it took.
+    fn end_all(&self, state: &mut TopicState, keep: Option<&Arc<SubShared>>) -> usize {
+        let mut ended = 0u64;
+        let mut i = 0;
+        while let Some(sub) = state.subscribers.get(i) {
+            if keep.is_some_and(|k| Arc::ptr_eq(k, sub)) {
+                i += 1;
+                continue;
+            }
+            let sub = Arc::clone(sub);
+            state.remove(&sub);
+            sub.close();
+            ended += 1;
+        }
+        if ended > 0 {
+            self.stats.subscribers.fetch_sub(ended, Ordering::Relaxed);
+        }
+        usize::try_from(ended).unwrap_or(usize::MAX)
+    }
+
+    /// The topic, if in memory and not removed.
+    fn existing(&self, name: &str) -> Option<Arc<Topic>> {
+        lock(self.shard(name)).get(name).cloned()
+    }
+
+    /// [`Feed::deliver`].
+    fn deliver(&self, name: &str, position: Position, event: &EncodedEvent) -> Delivery {
+        let Some(topic) = self.existing(name) else {
+            return Delivery::NotWatched;
+        };
+        let mut state = lock(&topic.state);
+        let Some(fed) = state.fed.filter(|_| !state.removed) else {
+            return Delivery::NotWatched;
+        };
+        if fed.epoch != position.epoch {
+            let ended = self.end_all(&mut state, None);
+            state.fed = None;
+            state.synced_at = None;
+            drop(state);
+            tracing::warn!(
+                topic = name,
+                from = %fed,
+                to = %position,
+                ended,
+                "ssekit hub: the backplane's epoch changed (its history was lost); \
+                 local subscriptions ended, their clients get reset"
+            );
+            return Delivery::EpochChanged;
+        }
+        if position.offset <= fed.offset {
+            return Delivery::Duplicate;
+        }
+        if Some(position.offset) != fed.offset.checked_add(1) {
+            return Delivery::Gap { after: fed };
+        }
+        state.fed = Some(position);
+        Delivery::Delivered(self.fan_out(&topic, &mut state, event))
+    }
+
+    /// [`Feed::position`].
+    fn fed_position(&self, name: &str) -> Option<Position> {
+        let topic = self.existing(name)?;
+        let state = lock(&topic.state);
+        state.fed.filter(|_| !state.removed)
+    }
+
+    /// [`Feed::topics`].
+    fn watched_topics(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for shard in &self.shards {
+            names.extend(lock(shard).keys().map(ToString::to_string));
+        }
+        names
+    }
+
+    /// [`Feed::end_topic`].
+    fn end_fed_topic(&self, name: &str) {
+        let Some(topic) = self.existing(name) else {
+            return;
+        };
+        let mut state = lock(&topic.state);
+        let ended = self.end_all(&mut state, None);
+        state.fed = None;
+        state.synced_at = None;
+        drop(state);
+        tracing::info!(
+            topic = name,
+            ended,
+            "ssekit hub: local subscriptions ended at the backplane's request; they resume"
+        );
+    }
+
+    /// Ends a backplane join: `None` ends the subscription (the read
+    /// failed), else the preface (replay, reset or position marker). Live
+    /// events the read covered are dropped from the subscriber's queue.
+    fn finish_join(
+        &self,
+        topic: &Arc<Topic>,
+        shared: &Arc<SubShared>,
+        join: &Join,
+        read: Result<Snapshot, BackplaneError>,
+    ) -> Option<std::collections::VecDeque<EncodedEvent>> {
+        let snapshot = match read {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                tracing::warn!(
+                    topic = %topic.name,
+                    error = %err,
+                    "ssekit hub: could not read the backplane's history; the stream ends and the client retries"
+                );
+                return None;
+            }
+        };
+        let top = snapshot.top;
+        let lookup = match &join.from {
+            Resume::Start => None,
+            Resume::After(id) => Some(snapshot_lookup(id.as_str(), &snapshot, &self.limits)),
+            Resume::Invalid(_) => Some(Lookup::Reset(ResetReason::Malformed)),
+        };
+        let mut catch_up = false;
+        // Where the subscriber's stream starts: the read's top, or for a
+        // new subscriber of a topic already fed, where it was registered.
+        let mut start = top;
+        {
+            let mut state = lock(&topic.state);
+            match join.joined_at.or(state.synced_at) {
+                None => {
+                    // The topic's first read: its live feed starts here.
+                    state.fed = Some(top);
+                    state.synced_at = Some(top);
+                    catch_up = true;
+                }
+                Some(base) if base.epoch == top.epoch && base.offset <= top.offset => {
+                    if lookup.is_none() {
+                        // Live from registration: keep what queued since.
+                        start = base;
+                    } else {
+                        shared.skip(top.offset - base.offset);
+                    }
+                }
+                Some(base) => {
+                    // The backplane's history changed under the live feed
+                    // (lost data): adopt the read, end the others.
+                    let ended = self.end_all(&mut state, Some(shared));
+                    shared.clear();
+                    state.fed = Some(top);
+                    state.synced_at = Some(top);
+                    catch_up = true;
+                    tracing::warn!(
+                        topic = %topic.name,
+                        from = %base,
+                        to = %top,
+                        ended,
+                        "ssekit hub: the backplane's position moved back or changed epoch; \
+                         local subscriptions ended, their clients get reset"
+                    );
+                }
+            }
+        }
+        if let Some(backplane) = self.backplane.as_ref().filter(|_| catch_up) {
+            backplane.catch_up(&topic.name);
+        }
+        Some(self.preface(&topic.name, start, lookup))
+    }
+
+    /// The first events of a subscription: the position marker, the
+    /// replay, or the reset event; counted and logged.
+    fn preface(
+        &self,
+        name: &str,
+        top: Position,
+        lookup: Option<Lookup>,
+    ) -> std::collections::VecDeque<EncodedEvent> {
+        let mut preface = std::collections::VecDeque::new();
+        match lookup {
+            None => {
+                // The position alone: the browser stores it as its last
+                // event id, so even a reconnect before the first event
+                // resumes without a gap. Not dispatched (no data).
+                preface.push_back(Event::default().id(position_id(top)).encode());
+                tracing::debug!(topic = name, position = %top, "ssekit hub: subscribed live");
+            }
+            Some(Lookup::Resume(replay)) => {
+                let n = replay.len() as u64;
+                self.stats.resumed.fetch_add(1, Ordering::Relaxed);
+                self.stats.replayed.fetch_add(n, Ordering::Relaxed);
+                tracing::debug!(
+                    topic = name,
+                    replayed = n,
+                    "ssekit hub: subscribed, resumed"
+                );
+                preface.extend(replay);
+            }
+            Some(Lookup::Reset(reason)) => {
+                self.stats.resets[reset_index(reason)].fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    topic = name,
+                    reason = reason.as_str(),
+                    position = %top,
+                    "ssekit hub: subscribed after a reset"
+                );
+                preface.push_back(
+                    Event::new(reason.as_str())
+                        .event(RESET_EVENT_TYPE)
+                        .id(position_id(top))
+                        .encode(),
+                );
+            }
+        }
+        preface
     }
 
     fn subscribe(self: Arc<Self>, name: &str, from: Resume) -> Result<Subscription, HubError> {
@@ -752,47 +1170,35 @@ impl Inner {
             if state.removed {
                 continue;
             }
-            let lookup = match &from {
-                Resume::Start => None,
-                Resume::After(id) => Some(state.log.lookup(id.as_str(), &self.limits)),
-                Resume::Invalid(_) => Some(Lookup::Reset(ResetReason::Malformed)),
-            };
-            let top = state.log.top_position();
-            let mut preface = std::collections::VecDeque::new();
-            match lookup {
-                None => {
-                    // The position alone: the browser stores it as its last
-                    // event id, so even a reconnect before the first event
-                    // resumes without a gap. Not dispatched (no data).
-                    preface.push_back(Event::default().id(position_id(top)).encode());
-                    tracing::debug!(topic = %topic.name, position = %top, "ssekit hub: subscribed live");
-                }
-                Some(Lookup::Resume(replay)) => {
-                    let n = replay.len() as u64;
-                    self.stats.resumed.fetch_add(1, Ordering::Relaxed);
-                    self.stats.replayed.fetch_add(n, Ordering::Relaxed);
-                    tracing::debug!(topic = %topic.name, replayed = n, "ssekit hub: subscribed, resumed");
-                    preface.extend(replay);
-                }
-                Some(Lookup::Reset(reason)) => {
-                    self.stats.resets[reset_index(reason)].fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(
-                        topic = %topic.name,
-                        reason = reason.as_str(),
-                        position = %top,
-                        "ssekit hub: subscribed after a reset"
-                    );
-                    preface.push_back(
-                        Event::new(reason.as_str())
-                            .event(RESET_EVENT_TYPE)
-                            .id(position_id(top))
-                            .encode(),
-                    );
-                }
-            }
             let shared = SubShared::new();
-            state.add(Arc::clone(&shared));
-            drop(state);
+            let (preface, join) = if let Some(backplane) = &self.backplane {
+                // Registered now, so that live events queue while the
+                // history is read; the read resolves the preface.
+                let joined_at = state.fed;
+                state.add(Arc::clone(&shared));
+                drop(state);
+                let after = match &from {
+                    Resume::After(id) => Position::parse(id.as_str()),
+                    Resume::Start | Resume::Invalid(_) => None,
+                };
+                let read = backplane.read(name, after, self.limits.replay_events);
+                let join = Join {
+                    read,
+                    from,
+                    joined_at,
+                };
+                (std::collections::VecDeque::new(), Some(Box::new(join)))
+            } else {
+                let lookup = match &from {
+                    Resume::Start => None,
+                    Resume::After(id) => Some(state.log.lookup(id.as_str(), &self.limits)),
+                    Resume::Invalid(_) => Some(Lookup::Reset(ResetReason::Malformed)),
+                };
+                let preface = self.preface(&topic.name, state.log.top_position(), lookup);
+                state.add(Arc::clone(&shared));
+                drop(state);
+                (preface, None)
+            };
             self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
             return Ok(Subscription {
                 hub: Arc::clone(&self),
@@ -803,6 +1209,7 @@ impl Inner {
                 owed: 0,
                 delivered: 0,
                 ended: false,
+                join,
             });
         }
     }
@@ -830,6 +1237,11 @@ impl Inner {
                     shard.remove(&topic.name);
                     self.stats.topics.fetch_sub(1, Ordering::Relaxed);
                     tracing::debug!(topic = %topic.name, "ssekit hub: topic released");
+                    drop(state);
+                    drop(shard);
+                    if let Some(backplane) = &self.backplane {
+                        backplane.unwatch(&topic.name);
+                    }
                 }
             }
         }

@@ -13,7 +13,17 @@ use futures_core::Stream;
 use crate::event::EncodedEvent;
 
 use super::Inner;
-use super::topic::Topic;
+use super::backplane::{BackplaneError, BoxFuture, Snapshot};
+use super::topic::{Position, Topic};
+use crate::last_event_id::Resume;
+
+/// A joining subscription of a backplane hub: the history read under way.
+pub(crate) struct Join {
+    pub(crate) read: BoxFuture<Result<Snapshot, BackplaneError>>,
+    pub(crate) from: Resume,
+    /// The topic's position when the subscriber was registered.
+    pub(crate) joined_at: Option<Position>,
+}
 
 /// The most queue slots an idle subscriber keeps allocated.
 const IDLE_CAPACITY: usize = 4;
@@ -33,6 +43,9 @@ struct Queue {
     bytes: usize,
     waker: Option<Waker>,
     state: End,
+    /// Offers still to drop: live events a backplane join's read already
+    /// covered (0 without a backplane).
+    skip: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +76,7 @@ impl SubShared {
                 bytes: 0,
                 waker: None,
                 state: End::Open,
+                skip: 0,
             }),
         })
     }
@@ -79,6 +93,10 @@ impl SubShared {
             let mut queue = self.lock();
             if queue.state != End::Open {
                 return Offer::Gone;
+            }
+            if queue.skip > 0 {
+                queue.skip -= 1;
+                return Offer::Queued;
             }
             match queue.bytes.checked_add(event.len()) {
                 Some(bytes) if bytes <= max_bytes => {
@@ -102,6 +120,29 @@ impl SubShared {
             waker.wake();
         }
         Offer::Queued
+    }
+
+    /// Drops the next `n` live events: the `n` queued first, then as many
+    /// offers as remain (a backplane join's read already covered them).
+    pub(crate) fn skip(&self, n: u64) {
+        let mut queue = self.lock();
+        let mut left = n;
+        while left > 0 {
+            let Some(event) = queue.events.pop_front() else {
+                break;
+            };
+            queue.bytes = queue.bytes.saturating_sub(event.len());
+            left -= 1;
+        }
+        queue.skip = left;
+    }
+
+    /// Empties the queue (a backplane join adopted a new position).
+    pub(crate) fn clear(&self) {
+        let mut queue = self.lock();
+        queue.events = VecDeque::new();
+        queue.bytes = 0;
+        queue.skip = 0;
     }
 
     /// Ends the subscription after what it already took (for shutdown).
@@ -143,6 +184,8 @@ pub struct Subscription {
     /// Yielded events not yet added to the hub's `delivered` count.
     pub(crate) delivered: u64,
     pub(crate) ended: bool,
+    /// With a backplane: the history read to await before anything else.
+    pub(crate) join: Option<Box<Join>>,
 }
 
 impl Subscription {
@@ -168,6 +211,21 @@ impl Stream for Subscription {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<EncodedEvent>> {
         let this = &mut *self;
+        if let Some(join) = this.join.as_mut() {
+            let result = match join.read.as_mut().poll(cx) {
+                Poll::Ready(result) => result,
+                Poll::Pending => return Poll::Pending,
+            };
+            if let Some(join) = this.join.take() {
+                match this
+                    .hub
+                    .finish_join(&this.topic, &this.shared, &join, result)
+                {
+                    Some(preface) => this.preface = preface,
+                    None => this.ended = true,
+                }
+            }
+        }
         if let Some(event) = this.preface.pop_front() {
             if this.preface.is_empty() {
                 // Replays are one-off: free their buffer.

@@ -49,9 +49,19 @@ impl fmt::Display for TopicProblem {
     }
 }
 
-/// An epoch: 12 lowercase hex digits, minted when a topic's log starts.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Epoch(u64);
+/// An epoch: 12 lowercase hex digits, minted when a topic's log starts (or,
+/// with a [`Backplane`](super::Backplane), when the backplane's does), the
+/// first part of every position `<epoch>-<offset>`.
+///
+/// ```
+/// use ssekit::hub::Epoch;
+/// let epoch = Epoch::mint();
+/// assert_eq!(epoch.to_string().len(), 12);
+/// assert_eq!(Epoch::parse(&epoch.to_string()), Some(epoch));
+/// assert_eq!(Epoch::parse("not-an-epoch"), None);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Epoch(u64);
 
 impl Epoch {
     const DIGITS: usize = 12;
@@ -59,7 +69,8 @@ impl Epoch {
 
     /// A new epoch: random per process (std's randomly keyed hasher), mixed
     /// with the time and a counter so that two in one process differ.
-    pub(crate) fn mint() -> Self {
+    #[must_use]
+    pub fn mint() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let mut hasher = std::hash::RandomState::new().build_hasher();
         hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -70,8 +81,9 @@ impl Epoch {
         Self(hasher.finish() & Self::MASK)
     }
 
-    /// Parses exactly 12 lowercase hex digits.
-    fn parse(text: &str) -> Option<Self> {
+    /// Parses exactly 12 lowercase hex digits; anything else is `None`.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
         if text.len() != Self::DIGITS
             || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         {
@@ -93,9 +105,21 @@ impl fmt::Debug for Epoch {
     }
 }
 
-/// A parsed position `<epoch>-<offset>`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Position {
+/// A position in a topic, `<epoch>-<offset>`: what every event's `id` is.
+/// Offset 0 is the position before the epoch's first event.
+///
+/// ```
+/// use ssekit::hub::{Epoch, Position};
+/// let epoch = Epoch::mint();
+/// let p = Position::new(epoch, 7);
+/// assert_eq!(p.to_string(), format!("{epoch}-7"));
+/// assert_eq!(Position::parse(&p.to_string()), Some(p));
+/// assert_eq!(Position::parse("7"), None);
+/// let event = p.encode_with_id(&ssekit::Event::new("hi").encode());
+/// assert_eq!(&*event, format!("id: {p}\ndata: hi\n\n").as_bytes());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Position {
     pub(crate) epoch: Epoch,
     pub(crate) offset: u64,
 }
@@ -104,9 +128,42 @@ impl Position {
     /// The longest offset text: `u64::MAX` has 20 digits.
     const MAX_OFFSET_DIGITS: usize = 20;
 
+    /// The position `offset` of `epoch`.
+    #[must_use]
+    pub const fn new(epoch: Epoch, offset: u64) -> Self {
+        Self { epoch, offset }
+    }
+
+    /// The epoch.
+    #[must_use]
+    pub const fn epoch(self) -> Epoch {
+        self.epoch
+    }
+
+    /// The offset: 1 for an epoch's first event (0 before it).
+    #[must_use]
+    pub const fn offset(self) -> u64 {
+        self.offset
+    }
+
+    /// The position as an event id.
+    #[must_use]
+    pub fn id(self) -> crate::EventId {
+        super::position_id(self)
+    }
+
+    /// `id: <position>\n` followed by `body` (an encoded event without an
+    /// `id` line): the bytes the hub stores and sends for the event at this
+    /// position, written in one allocation.
+    #[must_use]
+    pub fn encode_with_id(self, body: &EncodedEvent) -> EncodedEvent {
+        super::with_id(self, body)
+    }
+
     /// Parses `<12 hex digits>-<decimal offset>`; anything else is `None`.
     /// Costs at most one pass over the text, never panics.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
         let (epoch, offset) = text.split_once('-')?;
         let epoch = Epoch::parse(epoch)?;
         if offset.is_empty()
@@ -284,6 +341,12 @@ pub(crate) struct TopicState {
     pub(crate) subscribers: Vec<Arc<SubShared>>,
     /// Set when the topic left its shard's map: users must look it up again.
     pub(crate) removed: bool,
+    /// With a backplane: the position of the last event fanned out (`None`
+    /// until a join's read tells it).
+    pub(crate) fed: Option<Position>,
+    /// With a backplane: the position `fed` was first set to, where the
+    /// queues of subscribers registered before it start.
+    pub(crate) synced_at: Option<Position>,
 }
 
 impl TopicState {

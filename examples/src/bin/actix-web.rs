@@ -24,7 +24,7 @@ async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
     } else {
         Ok(Bytes::new())
     };
-    let answer = ssekit_examples::answer_with_body(
+    let answer = ssekit_examples::answer_async(
         request.method().as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
@@ -33,7 +33,8 @@ async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
             .get_all(ssekit::last_event_id::HEADER_NAME)
             .map(HeaderValue::as_bytes),
         body,
-    );
+    )
+    .await;
     match answer {
         Answer::Page => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")

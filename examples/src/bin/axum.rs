@@ -26,7 +26,7 @@ async fn handle(request: Request) -> Response {
     } else {
         Ok(Bytes::new())
     };
-    let answer = ssekit_examples::answer_with_body(
+    let answer = ssekit_examples::answer_async(
         parts.method.as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
@@ -36,7 +36,8 @@ async fn handle(request: Request) -> Response {
             .into_iter()
             .map(HeaderValue::as_bytes),
         body,
-    );
+    )
+    .await;
     match answer {
         Answer::Page => Html(PAGE).into_response(),
         Answer::Chunk(body) => ChunkedResponse::from(body).into_response(),

@@ -37,7 +37,7 @@ async fn handle(request: &Request, body: Body) -> Response {
     } else {
         Ok(bytes::Bytes::new())
     };
-    let answer = ssekit_examples::answer_with_body(
+    let answer = ssekit_examples::answer_async(
         request.method().as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
@@ -47,7 +47,8 @@ async fn handle(request: &Request, body: Body) -> Response {
             .into_iter()
             .map(HeaderValue::as_bytes),
         body,
-    );
+    )
+    .await;
     if request.method() == Method::HEAD {
         let length = answer.content_length();
         let mut response = respond(answer);

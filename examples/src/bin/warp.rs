@@ -80,7 +80,7 @@ where
     } else {
         Ok(bytes::Bytes::new())
     };
-    let answer = ssekit_examples::answer_with_body(
+    let answer = ssekit_examples::answer_async(
         method.as_str(),
         path.as_str(),
         &query,
@@ -89,7 +89,8 @@ where
             .into_iter()
             .map(HeaderValue::as_bytes),
         body,
-    );
+    )
+    .await;
     if method == Method::HEAD {
         without_body(answer)
     } else {

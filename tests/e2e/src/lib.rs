@@ -1,6 +1,7 @@
 //! The tests that need programs besides the Rust toolchain: Node.js (the
 //! second independent SSE parser, and playwright-core driving Chromium),
-//! nginx and Chromium. Run them with `cargo xtask e2e`, which installs the
+//! nginx, Chromium and `redis-server` (the Redis backplane's tests start
+//! their own, [`redis_server::RedisServer`]). Run them with `cargo xtask e2e`, which installs the
 //! npm packages and builds the demo binaries first; `cargo xtask ci` runs it
 //! too. Plain `cargo test` at the root leaves this crate out
 //! (`default-members`).
@@ -17,6 +18,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod node;
+pub mod redis_server;
 
 pub use ssekit_conformance::demo::DemoProcess;
 

@@ -8,6 +8,8 @@ use futures_util::StreamExt;
 
 use super::*;
 
+mod backplane;
+
 fn text(event: &EncodedEvent) -> String {
     String::from_utf8_lossy(event.as_bytes()).into_owned()
 }

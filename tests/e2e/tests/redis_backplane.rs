@@ -1,0 +1,392 @@
+//! The Redis backplane on a real `redis-server` (started by the test on a
+//! free loopback port): two hubs in one process stand for two instances.
+//! Every event is read back through the independent parser and checked:
+//! exactly once, in order, with the same ids everywhere.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test helpers: a step that fails fails the test, and its message says which step"
+)]
+
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use ssekit::{EventStream, Hub, Resume, Subscription};
+use ssekit_conformance::parser::{Oracle, Parsed};
+use ssekit_e2e::redis_server::{Persistence, RedisServer};
+use ssekit_redis::RedisBackplane;
+use tokio::time::timeout;
+
+/// Every test ends within this, whatever happens.
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn hub(url: &str) -> Hub {
+    let backplane = RedisBackplane::builder(url)
+        .publish_timeout(Duration::from_millis(500))
+        .check_interval(Duration::from_millis(100))
+        .max_backoff(Duration::from_millis(200))
+        .build()
+        .expect("a backplane");
+    Hub::builder().backplane(backplane).build()
+}
+
+/// A subscriber read through the independent parser.
+struct Client {
+    stream: EventStream<Subscription>,
+    oracle: Oracle,
+    /// Events dispatched (type, data, last event id).
+    events: Vec<(String, String, String)>,
+    ended: bool,
+}
+
+impl Client {
+    fn new(hub: &Hub, topic: &str, from: impl Into<Resume>) -> Self {
+        Self {
+            stream: hub.subscribe(topic, from).expect("subscribe"),
+            oracle: Oracle::new(),
+            events: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// Reads until `done` holds or the stream ends (bounded by the caller's
+    /// timeout).
+    async fn read_until(&mut self, done: impl Fn(&[(String, String, String)]) -> bool) {
+        while !done(&self.events) && !self.ended {
+            match self.stream.next().await {
+                Some(frame) => {
+                    for parsed in self.oracle.feed(&frame) {
+                        if let Parsed::Event {
+                            ty,
+                            data,
+                            last_event_id,
+                        } = parsed
+                        {
+                            self.events.push((ty, data, last_event_id));
+                        }
+                    }
+                }
+                None => self.ended = true,
+            }
+        }
+    }
+
+    /// Waits for the position marker to be read (the join done).
+    async fn joined(&mut self) {
+        // The marker dispatches nothing; one frame means the read is done.
+        if let Some(frame) = self.stream.next().await {
+            for parsed in self.oracle.feed(&frame) {
+                if let Parsed::Event {
+                    ty,
+                    data,
+                    last_event_id,
+                } = parsed
+                {
+                    self.events.push((ty, data, last_event_id));
+                }
+            }
+        }
+    }
+
+    fn datas(&self) -> Vec<&str> {
+        self.events.iter().map(|(_, d, _)| d.as_str()).collect()
+    }
+}
+
+fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// Publishes, retrying (a fresh attempt every 50 ms) while Redis is down.
+async fn publish_retrying(hub: &Hub, topic: &str, data: &str) -> ssekit::Published {
+    loop {
+        match hub.publish_async(topic, data.to_owned()).await {
+            Ok(published) => return published,
+            Err(err) => {
+                assert!(err.backplane().is_some(), "{err}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_ids_history_and_live_events() {
+    let redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_b = Client::new(&b, "room", Resume::Start);
+        on_b.joined().await;
+        let mut ids = Vec::new();
+        for data in numbered("m", 1..=5) {
+            ids.push(
+                a.publish_async("room", data)
+                    .await
+                    .expect("publish")
+                    .id()
+                    .clone(),
+            );
+        }
+        on_b.read_until(|e| e.len() == 5).await;
+        assert_eq!(on_b.datas(), numbered("m", 1..=5));
+        let seen: Vec<&str> = on_b.events.iter().map(|(_, _, id)| id.as_str()).collect();
+        let published: Vec<&str> = ids.iter().map(ssekit::EventId::as_str).collect();
+        assert_eq!(seen, published, "the same ids on both instances");
+        // Resume on A from an id B handed out.
+        let mut on_a = Client::new(&a, "room", Some(ids[1].clone()));
+        on_a.read_until(|e| e.len() == 3).await;
+        assert_eq!(on_a.datas(), numbered("m", 3..=5));
+        // Both get what either publishes next, once.
+        b.publish_async("room", "from b").await.expect("publish");
+        a.publish_async("room", "from a").await.expect("publish");
+        on_a.read_until(|e| e.len() == 5).await;
+        on_b.read_until(|e| e.len() == 7).await;
+        assert_eq!(&on_a.datas()[3..], ["from b", "from a"]);
+        assert_eq!(&on_b.datas()[5..], ["from b", "from a"]);
+        // Ids from nowhere get the reset signal, with this Redis's position.
+        let mut lost = Client::new(&b, "room", ssekit::event_id!("0123456789ab-3"));
+        lost.read_until(|e| !e.is_empty()).await;
+        assert_eq!(lost.events[0].0, "reset");
+        assert_eq!(lost.events[0].1, "unknown_epoch");
+        assert_eq!(lost.events[0].2, on_b.events[6].2);
+    })
+    .await
+    .expect("within the time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_publishers_on_two_instances_keep_offsets_unique_and_contiguous() {
+    let redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_a = Client::new(&a, "race", Resume::Start);
+        let mut on_b = Client::new(&b, "race", Resume::Start);
+        on_a.joined().await;
+        on_b.joined().await;
+        let mut tasks = Vec::new();
+        for (h, hub) in [&a, &b].into_iter().enumerate() {
+            for t in 0..4 {
+                let hub = hub.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut offsets = Vec::new();
+                    for i in 0..50 {
+                        let published = hub
+                            .publish_async("race", format!("{h}.{t}.{i}"))
+                            .await
+                            .expect("publish");
+                        offsets.push(published.offset());
+                    }
+                    offsets
+                }));
+            }
+        }
+        let mut offsets = Vec::new();
+        for task in tasks {
+            offsets.extend(task.await.expect("a publisher"));
+        }
+        offsets.sort_unstable();
+        assert_eq!(offsets, (1..=400).collect::<Vec<u64>>());
+        on_a.read_until(|e| e.len() == 400).await;
+        on_b.read_until(|e| e.len() == 400).await;
+        assert_eq!(on_a.events, on_b.events, "one order, the same ids, on both");
+        for (i, (_, _, id)) in on_a.events.iter().enumerate() {
+            assert!(id.ends_with(&format!("-{}", i + 1)), "{id} at {i}");
+        }
+        // Each publisher's own events stay in its order.
+        for h in 0..2 {
+            for t in 0..4 {
+                let mine: Vec<&str> = on_a
+                    .datas()
+                    .into_iter()
+                    .filter(|d| d.starts_with(&format!("{h}.{t}.")))
+                    .collect();
+                assert_eq!(
+                    mine,
+                    numbered(&format!("{h}.{t}."), 0..=49)
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    })
+    .await
+    .expect("within the time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_live_message_is_filled_from_the_stream() {
+    let redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_b = Client::new(&b, "gap", Resume::Start);
+        on_b.joined().await;
+        let first = a.publish_async("gap", "one").await.expect("publish");
+        // Stored as the script would, but never published on the channel:
+        // Pub/Sub lost it.
+        let epoch = first
+            .id()
+            .as_str()
+            .split_once('-')
+            .expect("an id")
+            .0
+            .to_owned();
+        let client = redis::Client::open(redis.url()).expect("a client");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect");
+        let top: u64 = redis::cmd("HINCRBY")
+            .arg("ssekit:meta:gap")
+            .arg("top")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .expect("HINCRBY");
+        let _: String = redis::cmd("XADD")
+            .arg("ssekit:log:gap")
+            .arg(format!("{top}-0"))
+            .arg("e")
+            .arg(format!("id: {epoch}-{top}\ndata: lost\n\n"))
+            .query_async(&mut conn)
+            .await
+            .expect("XADD");
+        // The periodic check of the top delivers the lost last message...
+        on_b.read_until(|e| e.len() == 2).await;
+        assert_eq!(on_b.datas(), ["one", "lost"]);
+        // ... and the next live one follows it, once.
+        a.publish_async("gap", "three").await.expect("publish");
+        on_b.read_until(|e| e.len() == 3).await;
+        assert_eq!(on_b.datas(), ["one", "lost", "three"]);
+        assert_eq!(on_b.events[1].2, format!("{epoch}-2"));
+    })
+    .await
+    .expect("within the time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_with_persistence_loses_nothing_and_resets_nobody() {
+    let mut redis = RedisServer::start(Persistence::Aof);
+    timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_b = Client::new(&b, "aof", Resume::Start);
+        on_b.joined().await;
+        for data in numbered("m", 1..=10) {
+            a.publish_async("aof", data).await.expect("publish");
+        }
+        on_b.read_until(|e| e.len() == 10).await;
+        redis.stop();
+        // Down: a typed error, within the timeout (the test's limit bounds it).
+        let err = a
+            .publish_async("aof", "while down")
+            .await
+            .expect_err("Redis is down");
+        assert!(err.backplane().is_some(), "{err}");
+        redis.restart();
+        for data in numbered("m", 11..=20) {
+            publish_retrying(&a, "aof", &data).await;
+        }
+        on_b.read_until(|e| e.len() == 20).await;
+        assert!(!on_b.ended, "the open stream stayed open");
+        assert_eq!(on_b.datas(), numbered("m", 1..=20));
+        assert!(
+            on_b.events.iter().all(|(ty, _, _)| ty == "message"),
+            "no reset"
+        );
+        // A client that left at m5 resumes on the other instance, no reset.
+        let m5 = on_b.events[4].2.clone();
+        let mut again = Client::new(&a, "aof", ssekit::EventId::new(m5).expect("an id"));
+        again.read_until(|e| e.len() == 15).await;
+        assert_eq!(again.datas(), numbered("m", 6..=20));
+    })
+    .await
+    .expect("within the time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_without_persistence_resets_and_never_sends_a_wrong_event() {
+    let mut redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_b = Client::new(&b, "mem", Resume::Start);
+        on_b.joined().await;
+        for data in numbered("old", 1..=5) {
+            a.publish_async("mem", data).await.expect("publish");
+        }
+        on_b.read_until(|e| e.len() == 5).await;
+        let last_old = on_b.events[4].2.clone();
+        redis.restart(); // everything lost
+        let first_new = publish_retrying(&a, "mem", "new1").await;
+        assert_eq!(first_new.offset(), 1, "a new epoch starts at 1");
+        assert_ne!(
+            first_new.id().as_str().split_once('-').map(|p| p.0),
+            last_old.split_once('-').map(|p| p.0),
+            "a new epoch"
+        );
+        // The open stream ends (so its client resumes) without any event
+        // of the new epoch under an old id.
+        on_b.read_until(|_| false).await;
+        assert!(on_b.ended);
+        assert_eq!(on_b.datas(), numbered("old", 1..=5));
+        // Resuming with the old id, on either instance: reset, then live.
+        for hub in [&a, &b] {
+            let mut again = Client::new(
+                hub,
+                "mem",
+                ssekit::EventId::new(last_old.clone()).expect("an id"),
+            );
+            again.read_until(|e| !e.is_empty()).await;
+            assert_eq!(
+                (again.events[0].0.as_str(), again.events[0].1.as_str()),
+                ("reset", "unknown_epoch")
+            );
+            assert_eq!(again.events[0].2, first_new.id().as_str());
+        }
+        // The service is back without restarting anything.
+        // Published before or after its read: either way, once.
+        let mut live = Client::new(&b, "mem", first_new.id().clone());
+        a.publish_async("mem", "new2").await.expect("publish");
+        live.read_until(|e| e.len() == 1).await;
+        assert_eq!(live.datas(), ["new2"]);
+    })
+    .await
+    .expect("within the time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_redis_is_a_timeout_not_a_hang_and_open_streams_stay_open() {
+    let redis = RedisServer::start(Persistence::None);
+    let outcome = timeout(LIMIT, async {
+        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        let mut on_b = Client::new(&b, "hung", Resume::Start);
+        on_b.joined().await;
+        a.publish_async("hung", "before").await.expect("publish");
+        on_b.read_until(|e| e.len() == 1).await;
+        redis.freeze();
+        // The publish timeout is 500 ms; the test's limit bounds the wait.
+        let err = a
+            .publish_async("hung", "during")
+            .await
+            .expect_err("Redis hangs");
+        assert!(
+            err.backplane()
+                .is_some_and(ssekit::hub::BackplaneError::is_timeout),
+            "{err}"
+        );
+        redis.thaw();
+        publish_retrying(&a, "hung", "after").await;
+        on_b.read_until(|e| e.last().is_some_and(|(_, d, _)| d == "after"))
+            .await;
+        assert!(!on_b.ended, "the open stream stayed open");
+        // The publish that timed out may have been applied once Redis
+        // resumed: then it arrives, once, in its place.
+        let datas = on_b.datas();
+        assert!(
+            datas == ["before", "after"] || datas == ["before", "during", "after"],
+            "{datas:?}"
+        );
+    })
+    .await;
+    redis.thaw();
+    outcome.expect("within the time limit");
+}
