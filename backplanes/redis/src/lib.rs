@@ -88,7 +88,8 @@ return {epoch, top}
 
 /// One read: the top (minting an epoch if missing, so that every instance
 /// gives out the same), and the events after ARGV[2]-ARGV[3] if that is in
-/// the epoch and at most ARGV[4] behind.
+/// the epoch and at most ARGV[4] behind; only `over` instead of them when
+/// they hold more than ARGV[6] bytes.
 const READ: &str = r"
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
@@ -104,7 +105,13 @@ if ARGV[2] == epoch then
   local t = tonumber(top)
   if after < t and t - after <= tonumber(ARGV[4]) then
     local entries = redis.call('XRANGE', KEYS[2], string.format('%d', after + 1), '+', 'COUNT', ARGV[4])
+    local size = 0
+    local max = tonumber(ARGV[6])
     for _, entry in ipairs(entries) do
+      size = size + #entry[2][2]
+      if size > max then
+        return {epoch, top, 'over'}
+      end
       table.insert(out, entry[1])
       table.insert(out, entry[2][2])
     end
@@ -356,6 +363,7 @@ impl Core {
         topic: &str,
         after: Option<Position>,
         max_events: usize,
+        max_bytes: usize,
     ) -> Result<Snapshot, BackplaneError> {
         let mut conn = self.conn.clone();
         let (after_epoch, after_offset) =
@@ -366,8 +374,10 @@ impl Core {
             .arg(Epoch::mint().to_string())
             .arg(after_epoch)
             .arg(after_offset)
-            .arg(max_events)
-            .arg(self.ttl_secs());
+            // Lua numbers and `XRANGE … COUNT` take no more than this.
+            .arg(max_events.min(1 << 53))
+            .arg(self.ttl_secs())
+            .arg(max_bytes.min(1 << 53));
         let call = invocation.invoke_async::<Vec<Bytes>>(&mut conn);
         let reply = tokio::time::timeout(self.config.timeout, call)
             .await
@@ -413,6 +423,10 @@ fn parse_read(reply: Vec<Bytes>) -> Option<Snapshot> {
         std::str::from_utf8(&epoch).ok()?,
         std::str::from_utf8(&top).ok()?,
     )?;
+    let mut items = items.peekable();
+    if items.peek().is_some_and(|item| &item[..] == b"over") {
+        return items.nth(1).is_none().then(|| Snapshot::over_limit(top));
+    }
     let mut events = Vec::new();
     while let (Some(id), Some(bytes)) = (items.next(), items.next()) {
         let offset: u64 = std::str::from_utf8(&id)
@@ -453,10 +467,11 @@ impl Backplane for RedisBackplane {
         topic: &str,
         after: Option<Position>,
         max_events: usize,
+        max_bytes: usize,
     ) -> BoxFuture<Result<Snapshot, BackplaneError>> {
         let core = Arc::clone(&self.core);
         let topic = topic.to_owned();
-        Box::pin(async move { core.read(&topic, after, max_events).await })
+        Box::pin(async move { core.read(&topic, after, max_events, max_bytes).await })
     }
 
     fn watch(&self, topic: &str) {
@@ -552,7 +567,10 @@ async fn live(
                         }
                     }
                     Some(Control::Unwatch(topic)) => {
-                        if watched.remove(&topic) {
+                        // A subscriber may have made the topic again since
+                        // (its `Watch` came first and found it watched).
+                        let again = core.feed.get().is_some_and(|feed| feed.is_watched(&topic));
+                        if !again && watched.remove(&topic) {
                             let _ = tokio::time::timeout(
                                 core.config.timeout,
                                 sink.unsubscribe(core.channel(&topic)),
@@ -645,7 +663,11 @@ async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) -> bool {
     let Some(position) = feed.position(topic) else {
         return true;
     };
-    let snapshot = match core.read(topic, Some(position), CATCH_UP_MAX).await {
+    // Not a client's request: bounded by CATCH_UP_MAX events only.
+    let snapshot = match core
+        .read(topic, Some(position), CATCH_UP_MAX, usize::MAX)
+        .await
+    {
         Ok(snapshot) => snapshot,
         Err(err) => {
             tracing::debug!(topic, error = %err, "ssekit-redis: catch-up read failed; retried at the next check");
@@ -676,6 +698,17 @@ async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) -> bool {
     for (offset, event) in events {
         match feed.deliver(topic, Position::new(top.epoch(), *offset), event.clone()) {
             Delivery::Delivered(_) | Delivery::Duplicate => {}
+            // A hole inside the stream (an entry deleted, a script that
+            // failed half-way): what follows could never be delivered.
+            Delivery::Gap { .. } => {
+                tracing::warn!(
+                    topic,
+                    at = offset,
+                    "ssekit-redis: a hole in the topic's stream; its streams end and resume"
+                );
+                feed.end_topic(topic);
+                return true;
+            }
             // Moved on meanwhile (another catch-up, a new epoch): done.
             _ => return true,
         }

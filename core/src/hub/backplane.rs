@@ -129,12 +129,16 @@ pub trait Backplane: Send + Sync + 'static {
     /// none, so that every instance gives out the same one), and, when
     /// `after` is in the top's epoch and at most `max_events` behind the
     /// top, the stored events after it in order, each with its offset (as
-    /// many as the history still holds; the oldest may be gone).
+    /// many as the history still holds; the oldest may be gone). When those
+    /// events hold more than `max_bytes`, none of them: the snapshot made
+    /// with [`Snapshot::over_limit`], so that what a client's
+    /// `Last-Event-ID` asks for never costs more than the replay cap.
     fn read(
         &self,
         topic: &str,
         after: Option<Position>,
         max_events: usize,
+        max_bytes: usize,
     ) -> BoxFuture<Result<Snapshot, BackplaneError>>;
 
     /// The hub has local subscribers for `topic` now: deliver its live
@@ -158,6 +162,7 @@ pub trait Backplane: Send + Sync + 'static {
 pub struct Snapshot {
     pub(crate) top: Position,
     pub(crate) events: Vec<(u64, EncodedEvent)>,
+    pub(crate) over_limit: bool,
 }
 
 impl Snapshot {
@@ -165,7 +170,35 @@ impl Snapshot {
     /// in increasing offsets.
     #[must_use]
     pub fn new(top: Position, events: Vec<(u64, EncodedEvent)>) -> Self {
-        Self { top, events }
+        Self {
+            top,
+            events,
+            over_limit: false,
+        }
+    }
+
+    /// A topic at `top` whose events after the asked-for position hold more
+    /// than the read's `max_bytes`: none are returned, and the joining
+    /// subscriber gets `reset` (`replay_limit`).
+    ///
+    /// ```
+    /// use ssekit::hub::{Epoch, Position, Snapshot};
+    /// let snapshot = Snapshot::over_limit(Position::new(Epoch::mint(), 7));
+    /// assert!(snapshot.is_over_limit() && snapshot.events().is_empty());
+    /// ```
+    #[must_use]
+    pub fn over_limit(top: Position) -> Self {
+        Self {
+            top,
+            events: Vec::new(),
+            over_limit: true,
+        }
+    }
+
+    /// Whether the events asked for were over the read's `max_bytes`.
+    #[must_use]
+    pub fn is_over_limit(&self) -> bool {
+        self.over_limit
     }
 
     /// The topic's top position.
@@ -291,6 +324,14 @@ impl Feed {
     #[must_use]
     pub fn position(&self, topic: &str) -> Option<Position> {
         self.hub.upgrade()?.fed_position(topic)
+    }
+
+    /// Whether the hub has `topic` now (it has local subscribers): a
+    /// backplane checks it before acting on [`Backplane::unwatch`], which can
+    /// arrive after the topic was made again by a new subscriber.
+    #[must_use]
+    pub fn is_watched(&self, topic: &str) -> bool {
+        self.hub.upgrade().is_some_and(|hub| hub.has_topic(topic))
     }
 
     /// The topics with local subscribers (to resubscribe after a

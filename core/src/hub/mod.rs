@@ -67,8 +67,8 @@
 //! | piece | bound |
 //! |-------|-------|
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
-//! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (shared with the history); beyond them, `reset` |
-//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this |
+//! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
+//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (about 700 bytes on 64-bit: the stream, its queue, a few spare slots, the keep-alive timer) |
 //! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
 //! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
@@ -811,7 +811,7 @@ fn snapshot_lookup(after: &str, snapshot: &Snapshot, limits: &Limits) -> Lookup 
     if missed == 0 {
         return Lookup::Resume(Vec::new());
     }
-    if missed > limits.replay_events as u64 {
+    if missed > limits.replay_events as u64 || snapshot.over_limit {
         return Lookup::Reset(ResetReason::ReplayLimit);
     }
     // Exactly `position + 1 ..= top`, contiguous; anything else means the
@@ -1017,6 +1017,12 @@ impl Inner {
         state.fed.filter(|_| !state.removed)
     }
 
+    /// [`Feed::is_watched`].
+    fn has_topic(&self, name: &str) -> bool {
+        self.existing(name)
+            .is_some_and(|topic| !lock(&topic.state).removed)
+    }
+
     /// [`Feed::topics`].
     fn watched_topics(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -1181,7 +1187,12 @@ impl Inner {
                     Resume::After(id) => Position::parse(id.as_str()),
                     Resume::Start | Resume::Invalid(_) => None,
                 };
-                let read = backplane.read(name, after, self.limits.replay_events);
+                let read = backplane.read(
+                    name,
+                    after,
+                    self.limits.replay_events,
+                    self.limits.replay_bytes,
+                );
                 let join = Join {
                     read,
                     from,

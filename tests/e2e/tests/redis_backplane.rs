@@ -390,3 +390,60 @@ async fn a_hung_redis_is_a_timeout_not_a_hang_and_open_streams_stay_open() {
     redis.thaw();
     outcome.expect("within the time limit");
 }
+
+/// A `Last-Event-ID` that asks for more than the replay cap in bytes costs
+/// Redis and the hub no more than the cap: the read script stops at it and
+/// the subscriber gets `reset` (`replay_limit`); within the cap it replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_over_the_replay_bytes_is_capped_in_redis() {
+    use ssekit::hub::Backplane as _;
+    let redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let backplane = RedisBackplane::builder(redis.url())
+            .publish_timeout(Duration::from_millis(500))
+            .build()
+            .expect("a backplane");
+        // A second backplane on the same Redis, to read as a hub would.
+        let reader = RedisBackplane::builder(redis.url())
+            .build()
+            .expect("a backplane");
+        let hub = Hub::builder()
+            .backplane(backplane)
+            .replay_bytes(3 * 1024)
+            .build();
+        let payload = "x".repeat(1024);
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let published = hub
+                .publish_async("big", payload.clone())
+                .await
+                .expect("publish");
+            ids.push(published.id().clone());
+        }
+        // After the first: four events of 1 KiB, over 3 KiB.
+        let mut over = Client::new(&hub, "big", Some(ids[0].clone()));
+        over.read_until(|e| !e.is_empty()).await;
+        assert_eq!(
+            (over.events[0].0.as_str(), over.events[0].1.as_str()),
+            ("reset", "replay_limit")
+        );
+        // The script itself returned none of them.
+        let after = ssekit::hub::Position::parse(ids[0].as_str()).expect("a position");
+        let snapshot = reader
+            .read("big", Some(after), 1_000, 3 * 1024)
+            .await
+            .expect("read");
+        assert!(snapshot.is_over_limit() && snapshot.events().is_empty());
+        // After the third: two events, within the cap.
+        let mut within = Client::new(&hub, "big", Some(ids[2].clone()));
+        within.read_until(|e| e.len() == 2).await;
+        assert!(
+            within
+                .events
+                .iter()
+                .all(|(ty, data, _)| ty == "message" && data == &payload)
+        );
+    })
+    .await
+    .expect("within the time limit");
+}

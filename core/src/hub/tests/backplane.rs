@@ -67,6 +67,7 @@ impl Backplane for Shared {
         topic: &str,
         after: Option<Position>,
         max: usize,
+        max_bytes: usize,
     ) -> BoxFuture<Result<Snapshot, BackplaneError>> {
         // Lazy, as a real backplane's read: it runs when the stream is
         // first polled, so live events may have queued since the join.
@@ -84,8 +85,14 @@ impl Backplane for Shared {
             let mut out = Vec::new();
             if let Some(after) = after.filter(|a| a.epoch() == *epoch && a.offset() < top.offset())
             {
+                let mut bytes = 0;
                 for offset in after.offset() + 1..=top.offset().min(after.offset() + max as u64) {
-                    out.push((offset, events[usize::try_from(offset - 1).unwrap()].clone()));
+                    let event: EncodedEvent = events[usize::try_from(offset - 1).unwrap()].clone();
+                    bytes += event.len();
+                    if bytes > max_bytes {
+                        return Ok(Snapshot::over_limit(top));
+                    }
+                    out.push((offset, event));
                 }
             }
             Ok(Snapshot::new(top, out))
@@ -206,4 +213,24 @@ async fn a_failed_backplane_is_a_typed_error_and_a_failed_read_ends_the_stream()
             .unwrap_err()
             .is_invalid_topic()
     );
+}
+
+#[tokio::test]
+async fn a_resume_over_the_replay_bytes_is_a_reset_and_reads_nothing_more() {
+    let fake = Shared::default();
+    let hub = Hub::builder()
+        .backplane(fake.clone())
+        .replay_bytes(40)
+        .build();
+    let first = publish(&hub, "t", "1").await; // ~25 bytes with its id
+    publish(&hub, "t", "2").await;
+    publish(&hub, "t", "3").await;
+    let mut s = sub(&hub, "t", first.id().clone());
+    let preface = ready(&mut s);
+    let text = String::from_utf8_lossy(&preface[0]).into_owned();
+    assert!(text.contains("event: reset\ndata: replay_limit"), "{text}");
+
+    // One event fits the cap: replayed.
+    let mut s = sub(&hub, "t", fake.stored("t", 2).0.id().clone());
+    assert_eq!(datas(&ready(&mut s)), ["3"]);
 }
