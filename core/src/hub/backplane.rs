@@ -60,7 +60,9 @@
 //!         }
 //!         Box::pin(async move { Ok(position) })
 //!     }
-//!     fn read(&self, _topic: &str, after: Option<Position>, _max: usize) -> BoxFuture<Result<Snapshot, BackplaneError>> {
+//!     // One topic, a few events: a real backplane stops at `max_events`
+//!     // and `max_bytes` (see `Backplane::read`).
+//!     fn read(&self, _topic: &str, after: Option<Position>, _max_events: usize, _max_bytes: usize) -> BoxFuture<Result<Snapshot, BackplaneError>> {
 //!         let mut log = self.log.lock().unwrap();
 //!         let epoch = *log.0.get_or_insert_with(Epoch::mint);
 //!         let top = Position::new(epoch, log.1.len() as u64);
