@@ -1077,6 +1077,7 @@ impl Inner {
             Resume::Invalid(_) => Some(Lookup::Reset(ResetReason::Malformed)),
         };
         let mut catch_up = false;
+        let mut stale = false;
         // Where the subscriber's stream starts: the read's top, or for a
         // new subscriber of a topic already fed, where it was registered.
         let mut start = top;
@@ -1095,6 +1096,22 @@ impl Inner {
                         start = base;
                     } else {
                         shared.skip(top.offset - base.offset);
+                    }
+                }
+                Some(base)
+                    if join.joined_at.is_none()
+                        && base.epoch == top.epoch
+                        && top.offset < base.offset =>
+                {
+                    // Registered before the topic's first read, and this read
+                    // ran in the backplane before another join's that set
+                    // the feed: older, not lost data. Live from the feed's
+                    // position; a resume would miss what lies between, so
+                    // that stream ends and its client resumes afresh.
+                    if lookup.is_none() {
+                        start = base;
+                    } else {
+                        stale = true;
                     }
                 }
                 Some(base) => {
@@ -1118,6 +1135,14 @@ impl Inner {
         }
         if let Some(backplane) = self.backplane.as_ref().filter(|_| catch_up) {
             backplane.catch_up(&topic.name);
+        }
+        if stale {
+            tracing::debug!(
+                topic = %topic.name,
+                read = %top,
+                "ssekit hub: a join's read was overtaken by another join's; the stream ends and the client resumes"
+            );
+            return None;
         }
         Some(self.preface(&topic.name, start, lookup))
     }

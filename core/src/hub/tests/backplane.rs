@@ -14,6 +14,8 @@ struct Fake {
     /// Deliver each publish through the feed at once.
     live: AtomicBool,
     fail: AtomicBool,
+    /// Reads run when they are made, not when they are awaited.
+    eager: AtomicBool,
     catch_ups: Mutex<Vec<String>>,
 }
 
@@ -70,10 +72,12 @@ impl Backplane for Shared {
         max_bytes: usize,
     ) -> BoxFuture<Result<Snapshot, BackplaneError>> {
         // Lazy, as a real backplane's read: it runs when the stream is
-        // first polled, so live events may have queued since the join.
+        // first polled, so live events may have queued since the join
+        // (or, with `eager`, at once: it runs in the backplane before it
+        // is awaited).
         let fake = Arc::clone(&self.0);
         let topic = topic.to_owned();
-        Box::pin(async move {
+        let compute = move || {
             if fake.fail.load(Ordering::Relaxed) {
                 return Err(BackplaneError::timeout("read"));
             }
@@ -96,7 +100,13 @@ impl Backplane for Shared {
                 }
             }
             Ok(Snapshot::new(top, out))
-        })
+        };
+        if self.0.eager.load(Ordering::Relaxed) {
+            let result = compute();
+            Box::pin(async move { result })
+        } else {
+            Box::pin(async move { compute() })
+        }
     }
     fn watch(&self, _topic: &str) {}
     fn unwatch(&self, _topic: &str) {}
@@ -233,4 +243,38 @@ async fn a_resume_over_the_replay_bytes_is_a_reset_and_reads_nothing_more() {
     // One event fits the cap: replayed.
     let mut s = sub(&hub, "t", fake.stored("t", 2).0.id().clone());
     assert_eq!(datas(&ready(&mut s)), ["3"]);
+}
+
+#[tokio::test]
+async fn a_join_whose_read_was_overtaken_ends_nobody_else() {
+    let fake = Shared::default();
+    fake.0.eager.store(true, Ordering::Relaxed);
+    let hub = hub_with(&fake);
+    // B's read runs first (top 0); two events are stored; A's read runs
+    // (top 2) and is awaited first: the feed starts at 2.
+    let mut b_live = sub(&hub, "t", Resume::Start);
+    let first = publish(&hub, "t", "m1").await;
+    let mut b_resume = sub(&hub, "t", first.id().clone());
+    publish(&hub, "t", "m2").await;
+    let mut a = sub(&hub, "t", Resume::Start);
+    assert_eq!(ready(&mut a).len(), 1, "A's position marker");
+    // B's older reads: not lost data. The live one starts at the feed's
+    // position; the resuming one ends (it would miss m2), and A goes on.
+    let marker = ready(&mut b_live);
+    assert_eq!(marker.len(), 1);
+    assert!(
+        String::from_utf8_lossy(&marker[0]).contains("-2\n"),
+        "live from 2"
+    );
+    assert!(ready(&mut b_resume).is_empty());
+    assert!(b_resume.ended, "the overtaken resume ends");
+    let feed = fake.feed();
+    let (p3, e3) = {
+        let p = publish(&hub, "t", "m3").await;
+        let position = Position::parse(p.id().as_str()).unwrap();
+        (position, fake.stored("t", 3).1)
+    };
+    let _ = feed.deliver("t", p3, e3);
+    assert_eq!(datas(&ready(&mut a)), ["m3"], "A was not ended");
+    assert_eq!(datas(&ready(&mut b_live)), ["m3"]);
 }
