@@ -135,7 +135,15 @@ async fn a_client_alternating_between_two_frameworks_gets_every_message_once_acr
             let owed = posted.len() - received.len();
             eprintln!("round {round}: {owed} owed, reading 3");
             for _ in 0..owed.min(3) {
-                let event = next(&mut reader).await.expect("an event");
+                let event = loop {
+                    if let Some(event) = next(&mut reader).await {
+                        break event;
+                    }
+                    // The stream ended (its join's read of the history fell
+                    // in Redis's restart): reconnect, as a browser does.
+                    eprintln!("round {round}: the stream ended; reconnecting");
+                    reader = subscribe(here.addr, "alt", last_id.as_deref()).await;
+                };
                 last_id = Some(event.2.clone());
                 received.push(event);
             }
