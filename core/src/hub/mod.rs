@@ -797,20 +797,11 @@ fn with_id(position: Position, body: &EncodedEvent) -> EncodedEvent {
 /// What a join finds in a backplane's [`Snapshot`] for a `Last-Event-ID`:
 /// the same answers as the in-memory log's lookup.
 fn snapshot_lookup(after: &str, snapshot: &Snapshot, limits: &Limits) -> Lookup {
-    let Some(position) = Position::parse(after) else {
-        return Lookup::Reset(ResetReason::Malformed);
-    };
     let top = snapshot.top;
-    if position.epoch != top.epoch {
-        return Lookup::Reset(ResetReason::UnknownEpoch);
-    }
-    if position.offset > top.offset {
-        return Lookup::Reset(ResetReason::Future);
-    }
-    let missed = top.offset - position.offset;
-    if missed == 0 {
-        return Lookup::Resume(Vec::new());
-    }
+    let (position, missed) = match topic::behind(after, top) {
+        Ok(behind) => behind,
+        Err(lookup) => return lookup,
+    };
     if missed > limits.replay_events as u64 || snapshot.over_limit {
         return Lookup::Reset(ResetReason::ReplayLimit);
     }

@@ -290,20 +290,10 @@ impl Log {
     /// caps; found by index arithmetic on offsets, never by a scan.
     pub(crate) fn lookup(&self, after: &str, limits: &Limits) -> Lookup {
         use super::ResetReason;
-        let Some(position) = Position::parse(after) else {
-            return Lookup::Reset(ResetReason::Malformed);
+        let (position, missed) = match behind(after, self.top_position()) {
+            Ok(behind) => behind,
+            Err(lookup) => return lookup,
         };
-        if position.epoch != self.epoch {
-            return Lookup::Reset(ResetReason::UnknownEpoch);
-        }
-        if position.offset > self.top {
-            return Lookup::Reset(ResetReason::Future);
-        }
-        // Missed: position.offset + 1 ..= top.
-        let missed = self.top - position.offset;
-        if missed == 0 {
-            return Lookup::Resume(Vec::new());
-        }
         if position.offset.saturating_add(1) < self.first() {
             return Lookup::Reset(ResetReason::TooOld);
         }
@@ -325,6 +315,28 @@ impl Log {
             replay.push(event.clone());
         }
         Lookup::Resume(replay)
+    }
+}
+
+/// How far a `Last-Event-ID` is behind a topic at `top`: its position and
+/// the number of events after it (`position.offset + 1 ..= top`, at least
+/// one), or the answer it gets at once: nothing to replay, or a reset
+/// (malformed, another epoch, from the future). Used by the in-memory log
+/// and by a join on a backplane alike.
+pub(crate) fn behind(after: &str, top: Position) -> Result<(Position, u64), Lookup> {
+    use super::ResetReason;
+    let Some(position) = Position::parse(after) else {
+        return Err(Lookup::Reset(ResetReason::Malformed));
+    };
+    if position.epoch != top.epoch {
+        return Err(Lookup::Reset(ResetReason::UnknownEpoch));
+    }
+    if position.offset > top.offset {
+        return Err(Lookup::Reset(ResetReason::Future));
+    }
+    match top.offset - position.offset {
+        0 => Err(Lookup::Resume(Vec::new())),
+        missed => Ok((position, missed)),
     }
 }
 
