@@ -521,31 +521,30 @@ impl Batch {
             return;
         }
         if self.joined.capacity() < MAX_BATCH_BYTES {
-            match spares.reclaim() {
+            let len = self.len();
+            // Room for the held event (if any) and this one?
+            let short = self.joined.capacity() < len + need;
+            let grown = (len * 8).clamp(MIN_JOINED, BATCH_CAPACITY);
+            // A written batch buffer if one is free; a whole batch buffer
+            // (which becomes a spare when the frame is handed on) once the
+            // batch is clearly a large one; else room for a few events at a
+            // time, so that two events of a fan-out do not take a whole
+            // batch's allocation.
+            let whole = if short && grown >= MAX_BATCH_BYTES / 2 {
+                Some(spares.take())
+            } else {
+                spares.reclaim()
+            };
+            match whole {
                 Some(mut room) => {
                     room.extend_from_slice(&self.joined);
                     self.joined = room;
                 }
-                // No written batch buffer to reuse: grow from a few events'
-                // worth, so that two events of a fan-out do not take a whole
-                // batch's allocation. Once the batch is clearly a large one,
-                // a whole batch buffer, which becomes a spare when the frame
-                // is handed on.
-                None => {
-                    let len = self.len();
-                    let room = self.joined.capacity() - self.joined.len();
-                    if room < need + len - self.joined.len() {
-                        let grown = (len * 8).clamp(MIN_JOINED, BATCH_CAPACITY);
-                        if grown >= MAX_BATCH_BYTES / 2 {
-                            let mut whole = BytesMut::with_capacity(BATCH_CAPACITY);
-                            whole.extend_from_slice(&self.joined);
-                            self.joined = whole;
-                        } else {
-                            self.joined
-                                .reserve((len + need).max(grown) - self.joined.len());
-                        }
-                    }
+                None if short => {
+                    self.joined
+                        .reserve((len + need).max(grown) - self.joined.len());
                 }
+                None => {}
             }
         }
         if let Some(held) = self.held.take() {
