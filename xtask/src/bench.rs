@@ -1,11 +1,12 @@
 //! `cargo xtask bench [--quick]`: the real-socket benchmark. Builds the
-//! `ssekit-bench` crate in release mode and runs its load client, which
+//! `ssekit-bench` crate (profile `benchmark`) and runs its load client, which
 //! starts every server of `shared/BENCH-CONTRACT.md` (each framework's
 //! built-in SSE, ssekit through its adapter, the pre-formatted limit),
 //! drives them over loopback interleaved rep by rep, prints one table of
-//! ratios and writes `target/bench/ratios.svg`; then the Redis backplane's
-//! step (`bench-redis`: 1 000 subscribers over two instances sharing one
-//! Redis, against the in-memory hub).
+//! ratios and writes `target/bench/ratios.svg`; then, except with `--quick`,
+//! the Redis backplane's step (crate `ssekit-bench-redis`, binary
+//! `bench-redis`: 1 000 subscribers over two instances sharing one Redis,
+//! against the in-memory hub).
 //!
 //! `cargo xtask bench --criterion [--quick]`: the criterion micro-benchmark of
 //! a 1,000-event response body without sockets, each framework's built-in
@@ -35,69 +36,102 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
     sockets(root, args)
 }
 
-/// The real-socket benchmark.
-fn sockets(root: &Path, args: &[String]) -> ExitCode {
-    eprintln!("xtask bench: building the benchmark servers and load client (release) ...");
+/// The profile the benchmark binaries are built with (see the workspace
+/// `Cargo.toml`), and so their directory under `target/`.
+const PROFILE: &str = "benchmark";
+
+/// Builds one package's binaries with [`PROFILE`].
+fn build(root: &Path, package: &str) -> Result<(), ExitCode> {
+    eprintln!("xtask bench: building {package} (profile {PROFILE}) ...");
     let built = Command::new("cargo")
-        .args(["build", "--release", "-p", "ssekit-bench", "--bins"])
+        .args(["build", "--profile", PROFILE, "-p", package, "--bins"])
         .current_dir(root)
         .status();
     match built {
-        Ok(status) if status.success() => {}
+        Ok(status) if status.success() => Ok(()),
         Ok(status) => {
-            eprintln!("xtask bench: cargo build failed ({status})");
-            return ExitCode::FAILURE;
+            eprintln!("xtask bench: cargo build -p {package} failed ({status})");
+            Err(ExitCode::FAILURE)
         }
         Err(err) => {
             eprintln!("xtask bench: could not run cargo build: {err}");
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
-    }
-    let mut load = Command::new(root.join("target/release/bench-load"));
-    load.current_dir(root)
-        .args(["--svg", "target/bench/ratios.svg"]);
-    if args.iter().any(|a| a == "--quick") {
-        load.arg("--quick");
-    }
-    let sockets = match load.status() {
-        Ok(status) if status.success() => ExitCode::SUCCESS,
-        Ok(status) => {
-            eprintln!("xtask bench: the load client reported failures ({status})");
-            ExitCode::FAILURE
-        }
-        Err(err) => {
-            eprintln!("xtask bench: could not run bench-load: {err}");
-            ExitCode::FAILURE
-        }
-    };
-    let redis = redis_backplane(root, args.iter().any(|a| a == "--quick"));
-    if sockets == ExitCode::SUCCESS {
-        redis
-    } else {
-        sockets
     }
 }
 
-/// The Redis backplane step: publish-to-delivery p50/p99 and throughput with
-/// 1 000 subscribers over two instances sharing one Redis (a `redis-server`
-/// of its own), against the in-memory hub in the same run.
-fn redis_backplane(root: &Path, quick: bool) -> ExitCode {
-    let mut command = Command::new(root.join("target/release/bench-redis"));
-    command.current_dir(root);
-    if quick {
-        command.arg("--quick");
-    }
-    match command.status() {
+/// Runs one built benchmark binary with `args`.
+fn run_binary(root: &Path, name: &str, args: &[&str]) -> ExitCode {
+    match Command::new(root.join("target").join(PROFILE).join(name))
+        .args(args)
+        .current_dir(root)
+        .status()
+    {
         Ok(status) if status.success() => ExitCode::SUCCESS,
         Ok(status) => {
-            eprintln!("xtask bench: the Redis backplane benchmark failed ({status})");
+            eprintln!("xtask bench: {name} reported failures ({status})");
             ExitCode::FAILURE
         }
         Err(err) => {
-            eprintln!("xtask bench: could not run bench-redis: {err}");
+            eprintln!("xtask bench: could not run {name}: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The real-socket benchmark, then (unless `--quick`) the Redis step.
+///
+/// `--only SECTION` (repeatable: `stream`, `idle`, `fanout`, `redis`) and
+/// `--framework NAME` (repeatable) narrow the run; both go to the load
+/// client as they are. `--quick` skips the Redis step unless `--only redis`
+/// asks for it: the quick run is the socket table, and building redis-rs
+/// would take a third of its time.
+fn sockets(root: &Path, args: &[String]) -> ExitCode {
+    let quick = args.iter().any(|a| a == "--quick");
+    let only: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--only")
+        .map(|w| w[1].as_str())
+        .collect();
+    let socket_sections = ["stream", "idle", "fanout"];
+    let run_sockets = only.is_empty() || only.iter().any(|s| socket_sections.contains(s));
+    let run_redis = if only.is_empty() {
+        !quick
+    } else {
+        only.contains(&"redis")
+    };
+    let mut outcome = ExitCode::SUCCESS;
+    if run_sockets {
+        if let Err(code) = build(root, "ssekit-bench") {
+            return code;
+        }
+        let mut load_args = vec!["--svg", "target/bench/ratios.svg"];
+        if quick {
+            load_args.push("--quick");
+        }
+        for pair in args.windows(2) {
+            let narrows = pair[0] == "--framework"
+                || (pair[0] == "--only" && socket_sections.contains(&pair[1].as_str()));
+            if narrows {
+                load_args.extend([pair[0].as_str(), pair[1].as_str()]);
+            }
+        }
+        outcome = run_binary(root, "bench-load", &load_args);
+    }
+    if run_redis {
+        if let Err(code) = build(root, "ssekit-bench-redis") {
+            return code;
+        }
+        let redis = run_binary(root, "bench-redis", if quick { &["--quick"] } else { &[] });
+        if outcome == ExitCode::SUCCESS {
+            outcome = redis;
+        }
+    } else {
+        eprintln!(
+            "xtask bench: the Redis step is not part of this run (`cargo xtask bench` runs it; `cargo xtask bench --only redis` alone)"
+        );
+    }
+    outcome
 }
 
 /// The criterion micro-benchmark.

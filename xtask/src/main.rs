@@ -43,7 +43,10 @@ commands:
                 one table of ratios from one run; writes target/bench/ratios.svg;
                 then the Redis backplane (needs redis-server): p50/p99 and
                 throughput, 1 000 subscribers over two instances vs in memory
-                options: --quick (under 3 minutes once built)
+                options: --quick (shorter, without the Redis step; under 3
+                           minutes from a clean checkout)
+                         --only stream|idle|fanout|redis (repeatable)
+                         --framework NAME (repeatable)
                          --criterion (the in-process response-body micro-benchmark)
   soak-shutdown graceful shutdown under load: each demo binary (release) with
                 N open streams gets SIGTERM; prints the exit time, how every

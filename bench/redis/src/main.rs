@@ -10,8 +10,9 @@
 //! `redis-server` on a free loopback port (persistence off) unless given
 //! `--redis URL`.
 //!
-//! Run with: `cargo xtask bench [--quick]` (or, after a release build,
-//! `target/release/bench-redis [--quick] [--redis URL]`).
+//! Run with: `cargo xtask bench` or `cargo xtask bench --only redis` (or,
+//! after `cargo build --profile benchmark -p ssekit-bench-redis`,
+//! `target/benchmark/bench-redis [--quick] [--redis URL]`).
 #![expect(
     clippy::cast_possible_truncation,
     clippy::cast_precision_loss,
