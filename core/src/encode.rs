@@ -31,8 +31,10 @@
 //!
 //! [spec]: https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes, BytesMut};
-use memchr::memchr2_iter;
+use memchr::{memchr2, memchr2_iter};
 
 use crate::event::Event;
 
@@ -152,6 +154,15 @@ fn digits(mut n: u128) -> usize {
 /// Appends `event` to `buf`, reserving room for it first.
 pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
     buf.reserve(size_hint(event));
+    put_fields_before_data(event, buf);
+    if let Some(data) = &event.data {
+        put_lines(buf, b"data: ", b"data:\n", data);
+    }
+    buf.put_u8(b'\n');
+}
+
+/// Comments, `id`, `event` and `retry`: every line that comes before the data.
+fn put_fields_before_data(event: &Event, buf: &mut BytesMut) {
     for comment in &event.comments {
         put_lines(buf, b": ", b":\n", comment);
     }
@@ -176,10 +187,36 @@ pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
         }
         put_field(buf, b"retry", &text[start..]);
     }
-    if let Some(data) = &event.data {
-        put_lines(buf, b"data: ", b"data:\n", data);
+}
+
+/// Data of at least this many bytes in one line can be handed on as it is,
+/// not copied behind its `data: ` prefix: half a batch.
+pub(crate) const LONG_LINE: usize = 32 * 1024;
+
+/// What ends a data line handed on by itself, and its event: the line's
+/// `\n` and the blank line.
+pub(crate) const LONG_LINE_END: &[u8] = b"\n\n";
+
+/// Takes the data out of `event` when it is one line (no `\r`, no `\n`) of
+/// at least [`LONG_LINE`] bytes, as `Bytes` over the same memory. The event
+/// is then written as [`encode_head_into`], the data, and [`LONG_LINE_END`].
+pub(crate) fn take_long_line(event: &mut Event) -> Option<Bytes> {
+    let data = event.data.as_deref()?;
+    if data.len() < LONG_LINE || memchr2(b'\n', b'\r', data.as_bytes()).is_some() {
+        return None;
     }
-    buf.put_u8(b'\n');
+    Some(match event.data.take()? {
+        Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
+        Cow::Owned(text) => Bytes::from(text),
+    })
+}
+
+/// Appends the lines of `event` that come before its data (taken by
+/// [`take_long_line`]), and then `data: `.
+pub(crate) fn encode_head_into(event: &Event, buf: &mut BytesMut) {
+    buf.reserve(size_hint(event) + b"data: ".len());
+    put_fields_before_data(event, buf);
+    buf.put_slice(b"data: ");
 }
 
 /// Encodes `event` into one allocation of its own.

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::future::Future as _;
+use std::mem;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -245,6 +246,12 @@ pin_project! {
         preamble: Option<Bytes>,
         // A large frame taken after a batch, written on the next poll.
         pending: Option<Bytes>,
+        // Whether a long data line is handed on uncopied (see
+        // `EventStream::pass_long_lines`).
+        long_lines: bool,
+        // The pending frame is such a line: its line and event end (`\n\n`)
+        // come next, before anything else.
+        line_open: bool,
         shutdown: Option<ShutdownSignal>,
         // Buffers of batches already handed on, to build the next batches
         // in once the framework has written them; empty while idle.
@@ -279,6 +286,8 @@ where
             probe: Probe::Unset,
             preamble: None,
             pending: None,
+            long_lines: false,
+            line_open: false,
             shutdown: None,
             spares: Spares::default(),
             done: false,
@@ -354,6 +363,37 @@ impl<S> EventStream<S> {
             (None, Some(p)) => Some((p, Bytes::from_static(PROBE_BYTES))),
             (Some(k), Some(p)) => Some((k.interval.min(p), k.bytes.clone())),
         }
+    }
+
+    /// Hands the data of a long event (one line of 32 KiB or more, no line
+    /// break) on as it is, as a frame of its own between the lines before it
+    /// and its end, instead of copying it behind its `data: ` prefix. The
+    /// bytes on the wire are the same; there are three frames where there
+    /// was one. Off by default: it pays where the server copies every frame
+    /// into its own write buffer anyway (actix-web, whose adapter turns it
+    /// on), not where the server writes frames as they are (hyper).
+    ///
+    /// ```
+    /// use futures_util::StreamExt as _;
+    /// # tokio_test_block_on(async {
+    /// let long = "x".repeat(64 * 1024);
+    /// let at = long.as_ptr();
+    /// let events = futures_util::stream::iter([ssekit::Event::new(long)]);
+    /// let frames: Vec<_> = ssekit::EventStream::new(events)
+    ///     .pass_long_lines(true)
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(&frames[0][..], b"data: ");
+    /// assert_eq!(frames[1].as_ptr(), at); // the event's own data, not a copy
+    /// assert_eq!(&frames[2][..], b"\n\n");
+    /// # });
+    /// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    /// # }
+    /// ```
+    pub fn pass_long_lines(mut self, on: bool) -> Self {
+        self.long_lines = on;
+        self
     }
 
     /// Starts the stream with `retry: <ms>`, telling the client how long to
@@ -465,6 +505,15 @@ impl Spares {
     }
 }
 
+/// What follows a batch as a frame of its own.
+enum Large {
+    /// A whole encoded event.
+    Frame(Bytes),
+    /// The data of one long line, uncopied: the batch ends with the lines
+    /// before it, and [`encode::LONG_LINE_END`] comes after it.
+    Line(Bytes),
+}
+
 #[derive(Default)]
 struct Batch {
     /// Encoded events joined so far.
@@ -484,13 +533,24 @@ impl Batch {
     }
 
     /// Adds a frame; returns it as its own `Bytes` instead when it is large:
-    /// it must then follow the batch, which ends.
-    fn push(&mut self, frame: Frame, spares: &mut Spares) -> Option<Bytes> {
+    /// it must then follow the batch, which ends. With `long_lines`, the
+    /// data of one long line is handed on as it is.
+    fn push(&mut self, frame: Frame, spares: &mut Spares, long_lines: bool) -> Option<Large> {
         match frame {
-            Frame::Event(event) => {
+            Frame::Event(mut event) => {
                 let hint = encode::size_hint(&event);
                 if hint >= SHARE_THRESHOLD {
-                    return Some(spares.encode_large(&event, hint));
+                    if let Some(line) = long_lines
+                        .then(|| encode::take_long_line(&mut event))
+                        .flatten()
+                    {
+                        // The lines before the data end this batch; the data
+                        // follows as it is.
+                        self.make_room(spares, hint - line.len());
+                        encode::encode_head_into(&event, &mut self.joined);
+                        return Some(Large::Line(line));
+                    }
+                    return Some(Large::Frame(spares.encode_large(&event, hint)));
                 }
                 self.make_room(spares, hint);
                 encode::encode_into(&event, &mut self.joined);
@@ -498,7 +558,7 @@ impl Batch {
             }
             Frame::Encoded(bytes) => {
                 if bytes.len() >= SHARE_THRESHOLD {
-                    Some(bytes)
+                    Some(Large::Frame(bytes))
                 } else if self.is_empty() {
                     self.held = Some(bytes);
                     None
@@ -583,27 +643,43 @@ where
         if let Some(pending) = this.pending.take() {
             return Poll::Ready(Some(pending));
         }
+        // A long data line was just handed on: its end comes first, alone if
+        // the stream ends or shuts down now, else joined by the next events.
+        let line_end = mem::take(this.line_open).then(|| Bytes::from_static(encode::LONG_LINE_END));
         if *this.done {
-            return Poll::Ready(None);
+            return Poll::Ready(line_end);
         }
         if let Some(shutdown) = this.shutdown.as_mut() {
             if let Poll::Ready(farewell) = shutdown.poll_fired(cx) {
                 *this.done = true;
+                if line_end.is_some() {
+                    *this.pending = farewell;
+                    return Poll::Ready(line_end);
+                }
                 return Poll::Ready(farewell);
             }
         }
 
         // Take every event that is ready now, without waiting for any.
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            held: line_end,
+            ..Batch::default()
+        };
         while !*this.done && batch.len() < MAX_BATCH_BYTES {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match item.into_frame() {
-                    Ok(frame) => {
-                        if let Some(large) = batch.push(frame, this.spares) {
+                    Ok(frame) => match batch.push(frame, this.spares, *this.long_lines) {
+                        None => {}
+                        Some(Large::Frame(large)) => {
                             *this.pending = Some(large);
                             break;
                         }
-                    }
+                        Some(Large::Line(line)) => {
+                            *this.pending = Some(line);
+                            *this.line_open = true;
+                            break;
+                        }
+                    },
                     Err(ItemFailed(())) => *this.done = true,
                 },
                 Poll::Ready(None) => *this.done = true,
@@ -672,6 +748,7 @@ mod tests {
     use tokio_stream_like::ReceiverStream;
 
     use super::*;
+    use crate::event::{EventId, EventType};
 
     /// A tiny stand-in for tokio-stream's `ReceiverStream`.
     mod tokio_stream_like {
@@ -872,6 +949,87 @@ mod tests {
                 Bytes::from_static(b"data: c\n\n"),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_long_data_line_is_handed_on_uncopied_in_order_when_asked() {
+        let events = |first: String, second: String| {
+            vec![
+                Event::new("a"),
+                Event::new(first)
+                    .id(EventId::from(7))
+                    .event(EventType::new("big").unwrap()),
+                Event::new(second),
+                Event::new("c"),
+            ]
+        };
+        let first = "x".repeat(encode::LONG_LINE);
+        let second = "y".repeat(encode::LONG_LINE + 1);
+        let (first_at, second_at) = (first.as_ptr(), second.as_ptr());
+        let expected: Vec<u8> = events(first.clone(), second.clone())
+            .iter()
+            .flat_map(|e| e.encode().to_vec())
+            .collect();
+
+        // By default each long event is encoded into a frame of its own.
+        let frames: Vec<Bytes> =
+            EventStream::new(stream::iter(events(first.clone(), second.clone())))
+                .collect()
+                .await;
+        assert_eq!(frames.concat(), expected);
+        assert_eq!(frames.len(), 4);
+
+        let frames: Vec<Bytes> = EventStream::new(stream::iter(events(first, second)))
+            .pass_long_lines(true)
+            .collect()
+            .await;
+        assert_eq!(frames.concat(), expected, "the same bytes as encoded whole");
+        assert_eq!(&frames[0][..], b"data: a\n\nid: 7\nevent: big\ndata: ");
+        assert_eq!(frames[1].as_ptr(), first_at, "the data itself, not a copy");
+        assert_eq!(&frames[2][..], b"\n\ndata: ");
+        assert_eq!(frames[3].as_ptr(), second_at, "the data itself, not a copy");
+        assert_eq!(&frames[4][..], b"\n\ndata: c\n\n");
+        assert_eq!(frames.len(), 5);
+
+        // Shorter, or with a line break: encoded into a frame as before.
+        let half = "b".repeat(encode::LONG_LINE / 2);
+        let short = Event::new("s".repeat(encode::LONG_LINE - 1));
+        let broken = Event::new(format!("{half}\r{half}"));
+        for event in [short, broken] {
+            let encoded = event.encode().into_bytes();
+            let frames: Vec<Bytes> = EventStream::new(stream::iter([event]))
+                .pass_long_lines(true)
+                .collect()
+                .await;
+            assert_eq!(frames, vec![encoded]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_long_line_is_ended_before_the_stream_ends_or_shuts_down() {
+        let long = "x".repeat(encode::LONG_LINE);
+        // The source ends right after it.
+        let mut body =
+            EventStream::new(stream::iter([Event::new(long.clone())])).pass_long_lines(true);
+        assert_eq!(&body.next().await.unwrap()[..], b"data: ");
+        assert_eq!(body.next().await.unwrap().len(), long.len());
+        assert_eq!(&body.next().await.unwrap()[..], b"\n\n");
+        assert!(body.next().await.is_none());
+
+        // Shutdown fires while the data is being written: the line and event
+        // end first, then the final event.
+        let token = crate::CancellationToken::new();
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .pass_long_lines(true)
+            .shutdown(Shutdown::new(token.clone()).final_event(&Event::new("bye")));
+        tx.send(Event::new(long.clone())).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: ");
+        assert_eq!(body.next().await.unwrap().len(), long.len());
+        token.cancel();
+        assert_eq!(&body.next().await.unwrap()[..], b"\n\n");
+        assert_eq!(&body.next().await.unwrap()[..], b"data: bye\n\n");
+        assert!(body.next().await.is_none());
     }
 
     #[tokio::test]

@@ -89,6 +89,12 @@ pub struct Fixtures {
     next: AtomicU64,
 }
 
+/// Data of the long one-line events of `large`: 96 KiB or so, no line
+/// break (what `EventStream::pass_long_lines` hands on uncopied).
+pub fn long_line_data() -> String {
+    "one long line: ünïcødé and ✓ ".repeat(3000)
+}
+
 /// Data of the 1 MiB event of `large`.
 pub fn large_data() -> String {
     let mut data = String::with_capacity(1 << 20);
@@ -341,6 +347,8 @@ impl Fixtures {
             )),
             "large" => Box::pin(futures_util::stream::iter([
                 Ok(Event::new(large_data())),
+                Ok(Event::new(long_line_data()).id(1.into())),
+                Ok(Event::new(long_line_data())),
                 Ok(Event::new("after")),
             ])),
             "count" => pushed(|tx| async move {

@@ -33,7 +33,9 @@ where
             Some(departure) => departure.departed(),
             None => Box::pin(std::future::pending()),
         };
-        let stream = self.into_inner().take_until(departed);
+        // actix-web copies every frame into its write buffer: a long data
+        // line is better handed to it uncopied than copied twice.
+        let stream = self.into_inner().pass_long_lines(true).take_until(departed);
         let mut response = HttpResponse::Ok();
         for header in ssekit::RESPONSE_HEADERS {
             response.insert_header(header);
