@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use memchr::memchr;
+use memchr::{memchr, memchr_iter};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -32,6 +32,11 @@ pub struct SseParser {
 impl SseParser {
     fn line(&mut self, line: &[u8], out: &mut impl FnMut(Seen)) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // The common line first, without looking for the colon.
+        if let Some(value) = line.strip_prefix(b"data: ") {
+            self.data(value);
+            return;
+        }
         if line.is_empty() {
             if self.has_data || self.current.id.is_some() {
                 out(std::mem::take(&mut self.current));
@@ -48,24 +53,28 @@ impl SseParser {
             None => (line, &b""[..]),
         };
         match name {
-            b"data" => {
-                if self.has_data {
-                    self.current.data_len += 1;
-                    if self.current.head.len() < 64 {
-                        self.current.head.push(b'\n');
-                    }
-                }
-                self.has_data = true;
-                self.current.data_len += value.len();
-                let room = 64usize.saturating_sub(self.current.head.len());
-                self.current
-                    .head
-                    .extend_from_slice(&value[..value.len().min(room)]);
-            }
+            b"data" => self.data(value),
             b"id" => {
                 self.current.id = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
             }
             _ => {}
+        }
+    }
+
+    fn data(&mut self, value: &[u8]) {
+        if self.has_data {
+            self.current.data_len += 1;
+            if self.current.head.len() < 64 {
+                self.current.head.push(b'\n');
+            }
+        }
+        self.has_data = true;
+        self.current.data_len += value.len();
+        let room = 64usize.saturating_sub(self.current.head.len());
+        if room > 0 {
+            self.current
+                .head
+                .extend_from_slice(&value[..value.len().min(room)]);
         }
     }
 
@@ -87,11 +96,12 @@ impl SseParser {
                 }
             }
         }
-        while let Some(i) = memchr(b'\n', data) {
-            self.line(&data[..i], out);
-            data = &data[i + 1..];
+        let mut start = 0;
+        for end in memchr_iter(b'\n', data) {
+            self.line(&data[start..end], out);
+            start = end + 1;
         }
-        self.partial.extend_from_slice(data);
+        self.partial.extend_from_slice(&data[start..]);
     }
 }
 
