@@ -553,11 +553,14 @@ async fn main() -> ExitCode {
                     }
                 }
                 // Let departed subscribers go before the next server runs,
-                // unless the idle run showed this server does not notice
-                // departures (then waiting cannot help).
-                if idle.get(&i).is_none_or(|r| r.notice.is_some()) {
-                    let _ =
-                        wait_subscribers(servers[i].addr, |n| n == 0, plan.departure_bound).await;
+                // unless the idle run showed this server does not notice a
+                // departure within that time (then waiting cannot help).
+                let settle = Duration::from_secs(2);
+                if idle
+                    .get(&i)
+                    .is_none_or(|r| r.notice.is_some_and(|d| d < settle))
+                {
+                    let _ = wait_subscribers(servers[i].addr, |n| n == 0, settle).await;
                 }
             }
         }
