@@ -1,7 +1,7 @@
 //! The BENCH-CONTRACT server on actix-web; its built-in SSE is
 //! `actix_web_lab::sse`.
 //!
-//! Run with: `cargo run --release -p ssekit-bench --bin bench-actix-web -- ssekit 127.0.0.1:0`
+//! Run with: `cargo run --profile benchmark -p ssekit-bench --bin bench-actix-web -- ssekit 127.0.0.1:0`
 
 use std::convert::Infallible;
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! The BENCH-CONTRACT server on axum.
 //!
-//! Run with: `cargo run --release -p ssekit-bench --bin bench-axum -- ssekit 127.0.0.1:0`
+//! Run with: `cargo run --profile benchmark -p ssekit-bench --bin bench-axum -- ssekit 127.0.0.1:0`
 
 use std::convert::Infallible;
 use std::process::ExitCode;

@@ -3,9 +3,10 @@
 //! them over loopback with raw TCP, interleaved rep by rep, and prints one
 //! table of ratios; writes an SVG chart.
 //!
-//! Run with: `cargo xtask bench [--quick]` (or, after a release build,
-//! `target/benchmark/bench-load [--quick] [--svg PATH]`, built by
-//! `cargo build --profile benchmark -p ssekit-bench`).
+//! Run with: `cargo xtask bench [--quick]` (or, after
+//! `cargo build --profile benchmark -p ssekit-bench`,
+//! `target/benchmark/bench-load [--quick] [--svg PATH] [--only SECTION]
+//! [--framework NAME]`).
 #![expect(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
