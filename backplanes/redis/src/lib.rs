@@ -35,7 +35,7 @@
 //! | ids | one epoch and one contiguous offset per topic, assigned by Redis: the same `<epoch>-<offset>` on every instance |
 //! | live delivery | Pub/Sub is at-most-once; the hub delivers an event only if it is the last one's successor, a gap is filled from the stream before anything after it, and every [`RedisBuilder::check_interval`] the top of each watched topic is compared, which catches a lost last message |
 //! | resume | on any instance, exactly the events after `Last-Event-ID` while the stream holds them ([`RedisBuilder::history_events`], [`RedisBuilder::history_ttl`]); else `reset` |
-//! | Redis down | [`Hub::publish_async`](ssekit::Hub::publish_async) fails with a typed error within [`RedisBuilder::publish_timeout`]; open streams stay open (keep-alives go on); the Pub/Sub connection reconnects with backoff up to [`RedisBuilder::max_backoff`], resubscribes and catches up every topic; a join while Redis is down ends its stream, and the browser retries |
+//! | Redis down | [`Hub::publish_async`](ssekit::Hub::publish_async) fails with a typed error within [`RedisBuilder::publish_timeout`]; open streams stay open (keep-alives go on); the Pub/Sub connection (checked with a `PING` every [`RedisBuilder::ping_interval`], so a silently dropped one is found too) reconnects with backoff up to [`RedisBuilder::max_backoff`], resubscribes and catches up every topic; a join while Redis is down ends its stream, and the browser retries |
 //! | Redis lost its data | (restart without persistence, eviction, expiry) the next publish or read mints a new epoch: open streams of that topic end, resuming clients get `reset` (`unknown_epoch`), never a wrong event |
 //!
 //! What Redis itself must give for this to hold: with persistence off, a
@@ -186,6 +186,7 @@ struct Config {
     history_ttl: Duration,
     timeout: Duration,
     check_interval: Duration,
+    ping_interval: Duration,
     max_backoff: Duration,
 }
 
@@ -226,6 +227,17 @@ impl RedisBuilder {
     /// hub delivered (default 1 s), to catch a lost last message.
     pub fn check_interval(mut self, every: Duration) -> Self {
         self.config.check_interval = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often the Pub/Sub connection is checked with a `PING` (default
+    /// 5 s). One not answered within [`RedisBuilder::publish_timeout`] ends
+    /// the connection, which is made again, resubscribed and caught up: this
+    /// finds a connection that a NAT, firewall or load balancer dropped
+    /// without closing it, which would otherwise leave live events to the
+    /// periodic [`RedisBuilder::check_interval`].
+    pub fn ping_interval(mut self, every: Duration) -> Self {
+        self.config.ping_interval = every.max(Duration::from_millis(10));
         self
     }
 
@@ -304,6 +316,7 @@ impl RedisBackplane {
                 history_ttl: Duration::from_secs(24 * 3600),
                 timeout: Duration::from_secs(2),
                 check_interval: Duration::from_secs(1),
+                ping_interval: Duration::from_secs(5),
                 max_backoff: Duration::from_secs(5),
             },
         }
@@ -544,11 +557,24 @@ async fn live(
         for topic in &watched {
             let _ = catch_up.send(topic.clone());
         }
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + core.config.ping_interval,
+            core.config.ping_interval,
+        );
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 message = stream.next() => {
                     let Some(message) = message else { break };
                     on_message(&core, &catch_up, &message);
+                }
+                _ = ping.tick() => {
+                    let answered =
+                        tokio::time::timeout(core.config.timeout, sink.ping::<redis::Value>()).await;
+                    if !matches!(answered, Ok(Ok(_))) {
+                        tracing::warn!("ssekit-redis: Pub/Sub connection did not answer PING; reconnecting");
+                        break;
+                    }
                 }
                 request = control.recv() => match request {
                     None => return,

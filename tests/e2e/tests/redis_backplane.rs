@@ -447,3 +447,209 @@ async fn a_resume_over_the_replay_bytes_is_capped_in_redis() {
     .await
     .expect("within the time limit");
 }
+
+/// A loopback TCP proxy in front of Redis that can go silent on the
+/// Pub/Sub connections open so far (those whose client sent `SUBSCRIBE`):
+/// their bytes are dropped both ways and their sockets stay open, as when a
+/// NAT or load balancer forgets an idle flow without closing it. New
+/// connections are forwarded as usual.
+struct SilencingProxy {
+    addr: std::net::SocketAddr,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<ProxiedConn>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+struct ProxiedConn {
+    pubsub: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pumps: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl SilencingProxy {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let list = std::sync::Arc::clone(&conns);
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let pubsub = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                let pumps = [
+                    tokio::spawn(pump(
+                        client_read,
+                        server_write,
+                        Some(std::sync::Arc::clone(&pubsub)),
+                        std::sync::Arc::clone(&silent),
+                    )),
+                    tokio::spawn(pump(
+                        server_read,
+                        client_write,
+                        None,
+                        std::sync::Arc::clone(&silent),
+                    )),
+                ];
+                list.lock().expect("the connection list").push(ProxiedConn {
+                    pubsub,
+                    silent,
+                    pumps,
+                });
+            }
+        });
+        Self {
+            addr,
+            conns,
+            accept,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// Silences the Pub/Sub connections open now; how many.
+    fn silence_pubsub(&self) -> usize {
+        let conns = self.conns.lock().expect("the connection list");
+        let mut n = 0;
+        for conn in conns.iter() {
+            if conn.pubsub.load(std::sync::atomic::Ordering::SeqCst) {
+                conn.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Pub/Sub connections made so far.
+    fn pubsub_connections(&self) -> usize {
+        let conns = self.conns.lock().expect("the connection list");
+        conns
+            .iter()
+            .filter(|c| c.pubsub.load(std::sync::atomic::Ordering::SeqCst))
+            .count()
+    }
+}
+
+impl Drop for SilencingProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        if let Ok(conns) = self.conns.lock() {
+            for conn in conns.iter() {
+                for pump in &conn.pumps {
+                    pump.abort();
+                }
+            }
+        }
+    }
+}
+
+/// Copies one direction of a proxied connection; marks it Pub/Sub when the
+/// client sends `SUBSCRIBE`; drops the bytes once it is silent.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mark: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if let Some(mark) = &mark {
+            if buf[..n].windows(9).any(|w| w == b"SUBSCRIBE") {
+                mark.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        if silent.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silently_dropped_pubsub_connection_is_found_by_ping_and_replaced() {
+    let redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let upstream: std::net::SocketAddr = redis
+            .url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .parse()
+            .expect("the server's address");
+        let proxy = SilencingProxy::start(upstream).await;
+        // The listening instance goes through the proxy. Its periodic check
+        // is far beyond this test's bounds: only live delivery can bring an
+        // event within them.
+        let backplane = RedisBackplane::builder(proxy.url())
+            .publish_timeout(Duration::from_millis(500))
+            .check_interval(Duration::from_secs(3600))
+            .ping_interval(Duration::from_millis(200))
+            .max_backoff(Duration::from_millis(200))
+            .build()
+            .expect("a backplane");
+        let listening = Hub::builder().backplane(backplane).build();
+        let publishing = hub(&redis.url());
+
+        let mut client = Client::new(&listening, "quiet", Resume::Start);
+        client.joined().await;
+        // The topic's channel subscribed, through the proxy.
+        timeout(Duration::from_secs(10), async {
+            while proxy.pubsub_connections() == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("a Pub/Sub connection subscribes the topic");
+        // Live delivery works, through the proxy.
+        publishing
+            .publish_async("quiet", "before")
+            .await
+            .expect("publish");
+        timeout(Duration::from_secs(10), client.read_until(|e| e.len() == 1))
+            .await
+            .expect("the first event, live");
+        assert_eq!(proxy.pubsub_connections(), 1);
+
+        // The Pub/Sub connection goes silent, its socket open.
+        assert_eq!(proxy.silence_pubsub(), 1);
+        publishing
+            .publish_async("quiet", "after")
+            .await
+            .expect("publish");
+        // Found by a PING that is not answered (within 200 ms + 500 ms),
+        // replaced, resubscribed and caught up: the event arrives once.
+        timeout(Duration::from_secs(15), client.read_until(|e| e.len() == 2))
+            .await
+            .expect("the event published while the connection was silent");
+        assert_eq!(client.datas(), ["before", "after"]);
+        assert!(
+            proxy.pubsub_connections() >= 2,
+            "a new Pub/Sub connection was made"
+        );
+        // And live delivery goes on over the new connection.
+        publishing
+            .publish_async("quiet", "later")
+            .await
+            .expect("publish");
+        timeout(Duration::from_secs(10), client.read_until(|e| e.len() == 3))
+            .await
+            .expect("a live event over the new connection");
+        assert_eq!(client.datas(), ["before", "after", "later"]);
+        assert!(!client.ended, "the stream stayed open");
+    })
+    .await
+    .expect("within the time limit");
+}
