@@ -649,21 +649,24 @@ fn on_message(core: &Core, catch_up: &mpsc::UnboundedSender<String>, message: &r
 async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<String>) {
     let mut tick = tokio::time::interval(core.config.check_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut pending: HashSet<String> = HashSet::new();
+    // Topics asked for (a gap, a new watch, a reconnect): read at once.
+    let mut requested: HashSet<String> = HashSet::new();
+    // Every watched topic, at each check: read only if its top moved.
+    let mut periodic: HashSet<String> = HashSet::new();
     loop {
         tokio::select! {
             request = requests.recv() => match request {
                 None => return,
-                Some(topic) => { pending.insert(topic); }
+                Some(topic) => { requested.insert(topic); }
             },
             _ = tick.tick() => {
                 if let Some(feed) = core.feed.get() {
-                    pending.extend(feed.topics());
+                    periodic.extend(feed.topics());
                 }
             }
         }
         while let Ok(topic) = requests.try_recv() {
-            pending.insert(topic);
+            requested.insert(topic);
         }
         let Some(feed) = core.feed.get() else {
             continue;
@@ -671,8 +674,27 @@ async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<
         if !feed.is_alive() {
             return;
         }
-        for topic in std::mem::take(&mut pending) {
-            if !catch_up_topic(&core, feed, &topic).await {
+        let mut pending = std::mem::take(&mut requested);
+        let periodic = std::mem::take(&mut periodic);
+        if !periodic.is_empty() {
+            match moved(&core, feed, periodic, &pending).await {
+                Some(behind) => pending.extend(behind),
+                // Redis does not answer: the next check retries every topic,
+                // and the topics asked for are kept.
+                None => {
+                    requested = pending;
+                    continue;
+                }
+            }
+        }
+        // Several topics at once over the multiplexed connection (one
+        // topic is never checked twice at once: `pending` is a set).
+        let core = &core;
+        let mut checks = futures_util::stream::iter(pending)
+            .map(|topic| async move { catch_up_topic(core, feed, &topic).await })
+            .buffer_unordered(CHECKS_AT_ONCE);
+        while let Some(answered) = checks.next().await {
+            if !answered {
                 // Redis does not answer: the next check retries every topic.
                 break;
             }
@@ -680,9 +702,70 @@ async fn catch_up_worker(core: Arc<Core>, mut requests: mpsc::UnboundedReceiver<
     }
 }
 
+/// The topics of `periodic` (not already in `requested`) whose epoch or top
+/// in Redis differs from the hub's position: one pipelined `HMGET` per
+/// [`TOPS_AT_ONCE`] topics, so an up-to-date topic costs Redis a hash
+/// lookup, not a read of its stream. `None` when Redis does not answer.
+async fn moved(
+    core: &Core,
+    feed: &Feed,
+    periodic: HashSet<String>,
+    requested: &HashSet<String>,
+) -> Option<Vec<String>> {
+    let topics: Vec<String> = periodic
+        .into_iter()
+        .filter(|topic| !requested.contains(topic))
+        .collect();
+    let mut behind = Vec::new();
+    for chunk in topics.chunks(TOPS_AT_ONCE) {
+        let mut pipe = redis::pipe();
+        for topic in chunk {
+            pipe.cmd("HMGET")
+                .arg(core.meta_key(topic))
+                .arg("epoch")
+                .arg("top");
+        }
+        let mut conn = core.conn.clone();
+        let tops: Vec<(Option<String>, Option<String>)> = match tokio::time::timeout(
+            core.config.timeout,
+            pipe.query_async(&mut conn),
+        )
+        .await
+        {
+            Ok(Ok(tops)) => tops,
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "ssekit-redis: check of the tops failed; retried at the next check");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        for (topic, (epoch, top)) in chunk.iter().zip(tops) {
+            let current = feed.position(topic);
+            let same = match (current, epoch, top) {
+                (Some(at), Some(epoch), Some(top)) => {
+                    position(&epoch, &top).is_some_and(|top| top == at)
+                }
+                _ => false,
+            };
+            if !same {
+                behind.push(topic.clone());
+            }
+        }
+    }
+    Some(behind)
+}
+
+/// Topics whose top one pipelined request reads (see [`moved`]).
+const TOPS_AT_ONCE: usize = 512;
+
 /// How far behind a topic may be caught up by reading; beyond, its local
 /// streams end and each resumes by itself (replay or `reset`).
 const CATCH_UP_MAX: usize = 1_000;
+
+/// Topics checked at once by the catch-up worker: one read per topic, in
+/// flight together on the multiplexed connection, so a check of thousands
+/// of watched topics takes round trips / 16 rather than one after another.
+const CHECKS_AT_ONCE: usize = 16;
 
 /// Catches `topic` up; `false` when Redis did not answer.
 async fn catch_up_topic(core: &Core, feed: &Feed, topic: &str) -> bool {

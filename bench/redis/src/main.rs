@@ -217,6 +217,130 @@ fn row(name: &str, f: &Figures) {
     );
 }
 
+/// The periodic check at scale: `topics` watched topics on one instance,
+/// each given one event that is stored in Redis but never published live
+/// (as when Pub/Sub loses the last message); the time until every
+/// subscriber has it, with a check every 10 ms; then Redis's CPU time per
+/// topic checked while nothing moves.
+async fn lost_last_messages(url: &str, topics: usize) -> Result<(Duration, f64), String> {
+    let checking = ssekit_redis::RedisBackplane::builder(url)
+        .check_interval(Duration::from_millis(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let hub = Hub::builder().backplane(checking).build();
+    let publisher = redis_hub(url)?;
+    let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut readers = JoinSet::new();
+    let mut stored = Vec::with_capacity(topics);
+    for t in 0..topics {
+        let name = format!("check-{t}");
+        let first = publisher
+            .publish_async(&name, "first".to_owned())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = hub
+            .subscribe(&name, Resume::Start)
+            .map_err(|e| e.to_string())?;
+        // The position marker: the join is done.
+        stream.next().await.ok_or("a subscription ended")?;
+        let epoch = first
+            .id()
+            .as_str()
+            .split_once('-')
+            .map(|(epoch, _)| epoch.to_owned())
+            .ok_or("an id without epoch")?;
+        stored.push((name, epoch, first.offset() + 1));
+        readers.spawn(async move {
+            while let Some(frame) = stream.next().await {
+                if frame.windows(4).any(|w| w == b"lost") {
+                    // Kept: the topic stays watched for the idle part.
+                    return Some(stream);
+                }
+            }
+            None
+        });
+    }
+    // What the publish script stores, without its PUBLISH, for every topic
+    // in one transaction (a check between a topic's two commands would see
+    // a top with no event: a hole, which ends the streams).
+    let mut inject = redis::pipe();
+    inject.atomic();
+    for (name, epoch, top) in &stored {
+        inject
+            .cmd("HINCRBY")
+            .arg(format!("ssekit:meta:{name}"))
+            .arg("top")
+            .arg(1)
+            .ignore()
+            .cmd("XADD")
+            .arg(format!("ssekit:log:{name}"))
+            .arg(format!("{top}-0"))
+            .arg("e")
+            .arg(format!("id: {epoch}-{top}\ndata: lost\n\n"))
+            .ignore();
+    }
+    let start = Instant::now();
+    let (): () = inject
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let all = async {
+        let mut kept = Vec::new();
+        while let Some(joined) = readers.join_next().await {
+            if let Ok(Some(stream)) = joined {
+                kept.push(stream);
+            }
+        }
+        kept
+    };
+    let kept = tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .map_err(|_| "the lost messages were not all delivered within 60 s".to_owned())?;
+    let got = kept.len();
+    if got != topics {
+        return Err(format!("{got} of {topics} lost messages delivered"));
+    }
+    let took = start.elapsed();
+    // Then nothing moves: what the checks alone cost Redis.
+    let (cpu0, commands0) = redis_cpu_and_commands(&mut conn).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (cpu1, commands1) = redis_cpu_and_commands(&mut conn).await?;
+    drop(kept);
+    // Redis time per command of the checks (a command per topic checked).
+    let per_check = (cpu1 - cpu0) / (commands1 - commands0).max(1.0);
+    Ok((took, per_check))
+}
+
+/// `used_cpu_sys + used_cpu_user` (seconds) and `total_commands_processed`
+/// of `INFO`.
+async fn redis_cpu_and_commands(
+    conn: &mut redis::aio::MultiplexedConnection,
+) -> Result<(f64, f64), String> {
+    let info: String = redis::cmd("INFO")
+        .query_async(conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let field = |wanted: &[&str]| -> f64 {
+        info.lines()
+            .filter_map(|line| {
+                let (name, value) = line.trim().split_once(':')?;
+                wanted
+                    .contains(&name)
+                    .then(|| value.parse::<f64>().ok())
+                    .flatten()
+            })
+            .sum()
+    };
+    Ok((
+        field(&["used_cpu_sys", "used_cpu_user"]),
+        field(&["total_commands_processed"]),
+    ))
+}
+
 async fn run(url: &str, quick: bool) -> Result<(), String> {
     let (latency_n, burst_n) = if quick { (50, 500) } else { (200, 5_000) };
     println!(
@@ -237,6 +361,14 @@ async fn run(url: &str, quick: bool) -> Result<(), String> {
     let hubs = [redis_hub(url)?, redis_hub(url)?];
     let redis = measure(&hubs, latency_n, burst_n).await?;
     row("Redis, two instances", &redis);
+    let topics = if quick { 500 } else { 2_000 };
+    let (took, per_check) = lost_last_messages(url, topics).await?;
+    println!(
+        "\nperiodic check of {topics} watched topics every 10 ms: a lost last message on each, all delivered in {:.0} ms; \
+         Redis time per topic checked while nothing moves: {:.1} µs",
+        took.as_secs_f64() * 1e3,
+        per_check * 1e6
+    );
     Ok(())
 }
 
