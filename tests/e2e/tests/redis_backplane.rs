@@ -8,6 +8,10 @@
     reason = "test helpers: a step that fails fails the test, and its message says which step"
 )]
 
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -91,6 +95,25 @@ impl Client {
     fn datas(&self) -> Vec<&str> {
         self.events.iter().map(|(_, d, _)| d.as_str()).collect()
     }
+}
+
+/// Publishes `data` on `topic` and reads until `client` has one more event,
+/// within `within` (the expectation `what` names the step).
+async fn publish_and_read(
+    hub: &Hub,
+    client: &mut Client,
+    topic: &str,
+    data: &str,
+    within: Duration,
+    what: &str,
+) {
+    hub.publish_async(topic, data.to_owned())
+        .await
+        .expect("publish");
+    let wanted = client.events.len() + 1;
+    timeout(within, client.read_until(|e| e.len() == wanted))
+        .await
+        .expect(what);
 }
 
 fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
@@ -456,47 +479,42 @@ async fn a_resume_over_the_replay_bytes_is_capped_in_redis() {
 /// NAT or load balancer forgets an idle flow without closing it. New
 /// connections are forwarded as usual.
 struct SilencingProxy {
-    addr: std::net::SocketAddr,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<ProxiedConn>>>,
+    addr: SocketAddr,
+    conns: Arc<Mutex<Vec<ProxiedConn>>>,
     accept: tokio::task::JoinHandle<()>,
 }
 
 struct ProxiedConn {
-    pubsub: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pubsub: Arc<AtomicBool>,
+    silent: Arc<AtomicBool>,
     pumps: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl SilencingProxy {
-    async fn start(upstream: std::net::SocketAddr) -> Self {
+    async fn start(upstream: SocketAddr) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the proxy");
         let addr = listener.local_addr().expect("the proxy's address");
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let list = std::sync::Arc::clone(&conns);
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let list = Arc::clone(&conns);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
                     continue;
                 };
-                let pubsub = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                let silent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let pubsub = Arc::new(AtomicBool::new(false));
+                let silent = Arc::new(AtomicBool::new(false));
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
                 let pumps = [
                     tokio::spawn(pump(
                         client_read,
                         server_write,
-                        Some(std::sync::Arc::clone(&pubsub)),
-                        std::sync::Arc::clone(&silent),
+                        Some(Arc::clone(&pubsub)),
+                        Arc::clone(&silent),
                     )),
-                    tokio::spawn(pump(
-                        server_read,
-                        client_write,
-                        None,
-                        std::sync::Arc::clone(&silent),
-                    )),
+                    tokio::spawn(pump(server_read, client_write, None, Arc::clone(&silent))),
                 ];
                 list.lock().expect("the connection list").push(ProxiedConn {
                     pubsub,
@@ -521,8 +539,8 @@ impl SilencingProxy {
         let conns = self.conns.lock().expect("the connection list");
         let mut n = 0;
         for conn in conns.iter() {
-            if conn.pubsub.load(std::sync::atomic::Ordering::SeqCst) {
-                conn.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+            if conn.pubsub.load(SeqCst) {
+                conn.silent.store(true, SeqCst);
                 n += 1;
             }
         }
@@ -532,10 +550,7 @@ impl SilencingProxy {
     /// Pub/Sub connections made so far.
     fn pubsub_connections(&self) -> usize {
         let conns = self.conns.lock().expect("the connection list");
-        conns
-            .iter()
-            .filter(|c| c.pubsub.load(std::sync::atomic::Ordering::SeqCst))
-            .count()
+        conns.iter().filter(|c| c.pubsub.load(SeqCst)).count()
     }
 }
 
@@ -557,8 +572,8 @@ impl Drop for SilencingProxy {
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    mark: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mark: Option<Arc<AtomicBool>>,
+    silent: Arc<AtomicBool>,
 ) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut buf = vec![0u8; 16 * 1024];
@@ -569,10 +584,10 @@ async fn pump(
         };
         if let Some(mark) = &mark {
             if buf[..n].windows(9).any(|w| w == b"SUBSCRIBE") {
-                mark.store(true, std::sync::atomic::Ordering::SeqCst);
+                mark.store(true, SeqCst);
             }
         }
-        if silent.load(std::sync::atomic::Ordering::SeqCst) {
+        if silent.load(SeqCst) {
             continue;
         }
         if to.write_all(&buf[..n]).await.is_err() {
@@ -585,7 +600,7 @@ async fn pump(
 async fn a_silently_dropped_pubsub_connection_is_found_by_ping_and_replaced() {
     let redis = RedisServer::start(Persistence::None);
     timeout(LIMIT, async {
-        let upstream: std::net::SocketAddr = redis
+        let upstream: SocketAddr = redis
             .url()
             .trim_start_matches("redis://")
             .trim_end_matches('/')
@@ -616,39 +631,40 @@ async fn a_silently_dropped_pubsub_connection_is_found_by_ping_and_replaced() {
         .await
         .expect("a Pub/Sub connection subscribes the topic");
         // Live delivery works, through the proxy.
-        publishing
-            .publish_async("quiet", "before")
-            .await
-            .expect("publish");
-        timeout(Duration::from_secs(10), client.read_until(|e| e.len() == 1))
-            .await
-            .expect("the first event, live");
+        let ten = Duration::from_secs(10);
+        publish_and_read(
+            &publishing,
+            &mut client,
+            "quiet",
+            "before",
+            ten,
+            "the first event, live",
+        )
+        .await;
         assert_eq!(proxy.pubsub_connections(), 1);
 
         // The Pub/Sub connection goes silent, its socket open.
         assert_eq!(proxy.silence_pubsub(), 1);
-        publishing
-            .publish_async("quiet", "after")
-            .await
-            .expect("publish");
         // Found by a PING that is not answered (within 200 ms + 500 ms),
         // replaced, resubscribed and caught up: the event arrives once.
-        timeout(Duration::from_secs(15), client.read_until(|e| e.len() == 2))
-            .await
-            .expect("the event published while the connection was silent");
+        let silent = "the event published while the connection was silent";
+        publish_and_read(
+            &publishing,
+            &mut client,
+            "quiet",
+            "after",
+            Duration::from_secs(15),
+            silent,
+        )
+        .await;
         assert_eq!(client.datas(), ["before", "after"]);
         assert!(
             proxy.pubsub_connections() >= 2,
             "a new Pub/Sub connection was made"
         );
         // And live delivery goes on over the new connection.
-        publishing
-            .publish_async("quiet", "later")
-            .await
-            .expect("publish");
-        timeout(Duration::from_secs(10), client.read_until(|e| e.len() == 3))
-            .await
-            .expect("a live event over the new connection");
+        let live = "a live event over the new connection";
+        publish_and_read(&publishing, &mut client, "quiet", "later", ten, live).await;
         assert_eq!(client.datas(), ["before", "after", "later"]);
         assert!(!client.ended, "the stream stayed open");
     })
