@@ -4,24 +4,56 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use memchr::{memchr, memchr_iter};
+use memchr::memchr;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 /// One event as the load client sees it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Seen {
     /// The `id` field, if any.
     pub id: Option<u64>,
     /// Bytes of data, lines joined with `\n`.
     pub data_len: usize,
+    head: [u8; HEAD],
+    head_len: usize,
+}
+
+/// How many bytes of an event's data [`Seen::head`] keeps.
+const HEAD: usize = 64;
+
+impl Default for Seen {
+    fn default() -> Self {
+        Self {
+            id: None,
+            data_len: 0,
+            head: [0; HEAD],
+            head_len: 0,
+        }
+    }
+}
+
+impl Seen {
     /// The first bytes of the data (up to 64).
-    pub head: Vec<u8>,
+    #[must_use]
+    pub fn head(&self) -> &[u8] {
+        &self.head[..self.head_len]
+    }
+
+    fn keep(&mut self, bytes: &[u8]) {
+        let take = bytes.len().min(HEAD - self.head_len);
+        self.head[self.head_len..self.head_len + take].copy_from_slice(&bytes[..take]);
+        self.head_len += take;
+    }
 }
 
 /// An incremental event-stream parser: lines split at `\n` (a `\r` before it
 /// is dropped), fields `id` and `data`, comments ignored, a blank line
 /// dispatches.
+///
+/// Written for speed, as the load client must read faster than the fastest
+/// server writes: line ends are found eight bytes at a time ([`Newlines`]),
+/// an event allocates nothing, and numbers are read from the bytes.
 #[derive(Debug, Default)]
 pub struct SseParser {
     partial: Vec<u8>,
@@ -30,11 +62,15 @@ pub struct SseParser {
 }
 
 impl SseParser {
+    #[inline]
     fn line(&mut self, line: &[u8], out: &mut impl FnMut(Seen)) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = match line.split_last() {
+            Some((b'\r', rest)) => rest,
+            _ => line,
+        };
         // The common line first, without looking for the colon.
-        if let Some(value) = line.strip_prefix(b"data: ") {
-            self.data(value);
+        if line.len() >= 6 && line[..6] == *b"data: " {
+            self.data(&line[6..]);
             return;
         }
         if line.is_empty() {
@@ -54,27 +90,23 @@ impl SseParser {
         };
         match name {
             b"data" => self.data(value),
-            b"id" => {
-                self.current.id = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-            }
+            b"id" => self.current.id = decimal(value),
             _ => {}
         }
     }
 
+    #[inline]
     fn data(&mut self, value: &[u8]) {
         if self.has_data {
             self.current.data_len += 1;
-            if self.current.head.len() < 64 {
-                self.current.head.push(b'\n');
+            if self.current.head_len < HEAD {
+                self.current.keep(b"\n");
             }
         }
         self.has_data = true;
         self.current.data_len += value.len();
-        let room = 64usize.saturating_sub(self.current.head.len());
-        if room > 0 {
-            self.current
-                .head
-                .extend_from_slice(&value[..value.len().min(room)]);
+        if self.current.head_len < HEAD {
+            self.current.keep(value);
         }
     }
 
@@ -97,11 +129,133 @@ impl SseParser {
             }
         }
         let mut start = 0;
-        for end in memchr_iter(b'\n', data) {
+        for end in Newlines::new(data) {
             self.line(&data[start..end], out);
             start = end + 1;
         }
         self.partial.extend_from_slice(&data[start..]);
+    }
+}
+
+/// A chunk-size line's size: hex digits, then optional whitespace, `\r`
+/// or `;extensions`.
+fn chunk_size(line: &[u8]) -> Option<usize> {
+    let end = line
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    if end == 0 || end > 15 {
+        return None;
+    }
+    let rest = &line[end..];
+    if !matches!(rest.first(), None | Some(b'\r' | b';' | b' ' | b'\t')) {
+        return None;
+    }
+    line[..end].iter().try_fold(0usize, |n, &b| {
+        let digit = char::from(b).to_digit(16)?;
+        Some(n * 16 + digit as usize)
+    })
+}
+
+/// A decimal `u64`; `None` when empty, not all digits or too large.
+fn decimal(bytes: &[u8]) -> Option<u64> {
+    if bytes.is_empty() {
+        return None;
+    }
+    bytes.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// The positions of `\n` in a buffer, found a word (sixteen bytes) at a time:
+/// for lines of a few bytes this is several times cheaper than a `memchr`
+/// call per line, whose set-up costs more than the scan. After
+/// [`Newlines::WORDS_BEFORE_MEMCHR`] words without one, `memchr` skips the
+/// rest of a long line.
+struct Newlines<'a> {
+    data: &'a [u8],
+    /// Where the next word starts.
+    next_at: usize,
+    /// Where the word of `mask` starts.
+    base: usize,
+    /// The `\n` bytes of that word not yet given, as [`newline_mask`] marks them.
+    mask: u128,
+}
+
+impl<'a> Newlines<'a> {
+    const WORDS_BEFORE_MEMCHR: usize = 2;
+
+    fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            next_at: 0,
+            base: 0,
+            mask: 0,
+        }
+    }
+
+    /// The word at `at`, padded with zeros (never `\n`) past the end.
+    #[inline]
+    fn word(&self, at: usize) -> u128 {
+        if let Some(word) = self
+            .data
+            .get(at..at + WORD)
+            .and_then(|w| <[u8; WORD]>::try_from(w).ok())
+        {
+            return u128::from_le_bytes(word);
+        }
+        let mut bytes = [0u8; WORD];
+        let rest = self.data.get(at..).unwrap_or_default();
+        bytes[..rest.len()].copy_from_slice(rest);
+        u128::from_le_bytes(bytes)
+    }
+}
+
+/// Bytes per word of [`Newlines`].
+const WORD: usize = 16;
+
+/// The high bit of each byte of `word` that is `\n`, and no other bit.
+#[inline]
+fn newline_mask(word: u128) -> u128 {
+    const LOW7: u128 = u128::from_ne_bytes([0x7f; WORD]);
+    let x = word ^ u128::from_ne_bytes([b'\n'; WORD]);
+    // A byte's high bit ends set exactly when that byte of `x` is zero:
+    // adding 0x7f to its low seven bits sets the high bit unless they are
+    // all zero, and `| x` catches a set high bit of `x` itself.
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+impl Iterator for Newlines<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        let mut empty = 0;
+        loop {
+            if self.mask != 0 {
+                let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
+                self.mask &= self.mask - 1;
+                return Some(at);
+            }
+            if self.next_at >= self.data.len() {
+                return None;
+            }
+            if empty == Self::WORDS_BEFORE_MEMCHR {
+                // A long line: skip to its end at memchr's speed.
+                let at = self.next_at;
+                self.next_at = self.data.len();
+                let end = at + memchr(b'\n', &self.data[at..])?;
+                self.next_at = end;
+            }
+            self.base = self.next_at;
+            self.mask = newline_mask(self.word(self.next_at));
+            self.next_at += WORD;
+            empty += 1;
+        }
     }
 }
 
@@ -249,10 +403,8 @@ impl Response {
                     Some(i) => {
                         line.extend_from_slice(&data[..i]);
                         data = &data[i + 1..];
-                        let text = String::from_utf8_lossy(line);
-                        let hex = text.trim().split(';').next().unwrap_or("");
-                        let size = usize::from_str_radix(hex, 16)
-                            .map_err(|_| io::Error::other("bad chunk size"))?;
+                        let size =
+                            chunk_size(line).ok_or_else(|| io::Error::other("bad chunk size"))?;
                         *state = if size == 0 {
                             Chunked::Done
                         } else {
@@ -340,14 +492,52 @@ pub fn unix_nanos() -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use memchr::memchr_iter;
 
-    fn parse_split(input: &[u8], at: usize) -> Vec<(Option<u64>, usize)> {
+    fn parse_split(input: &[u8], at: usize) -> Vec<(Option<u64>, usize, Vec<u8>)> {
         let mut parser = SseParser::default();
         let mut seen = Vec::new();
-        let mut out = |s: Seen| seen.push((s.id, s.data_len));
+        let mut out = |s: Seen| seen.push((s.id, s.data_len, s.head().to_vec()));
         parser.feed(&input[..at], &mut out);
         parser.feed(&input[at..], &mut out);
         seen
+    }
+
+    #[test]
+    fn newlines_are_found_at_every_position() {
+        for len in 0..100 {
+            for first in 0..len {
+                for second in [None, Some(first + 1), Some(len - 1)] {
+                    let mut data = vec![b'x'; len];
+                    data[first] = b'\n';
+                    if let Some(at) = second.filter(|&at| at < len && at != first) {
+                        data[at] = b'\n';
+                    }
+                    // Bytes that differ from `\n` in one bit only.
+                    for (i, b) in data.iter_mut().enumerate() {
+                        if *b != b'\n' {
+                            *b = [b'\x0b', b'\x08', b'\x8a', b'\x0e', b'\x00'][i % 5];
+                        }
+                    }
+                    let expected: Vec<usize> = memchr_iter(b'\n', &data).collect();
+                    assert_eq!(Newlines::new(&data).collect::<Vec<_>>(), expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_sizes_and_ids() {
+        assert_eq!(chunk_size(b"1a\r"), Some(26));
+        assert_eq!(chunk_size(b"FFFF;ext=1\r"), Some(0xffff));
+        assert_eq!(chunk_size(b"0"), Some(0));
+        assert_eq!(chunk_size(b"\r"), None);
+        assert_eq!(chunk_size(b"1g\r"), None);
+        assert_eq!(chunk_size(b"ffffffffffffffff\r"), None);
+        assert_eq!(decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(decimal(b"18446744073709551616"), None);
+        assert_eq!(decimal(b"-1"), None);
+        assert_eq!(decimal(b""), None);
     }
 
     #[test]
@@ -356,9 +546,17 @@ mod tests {
         for at in 0..input.len() {
             assert_eq!(
                 parse_split(input, at),
-                vec![(Some(1), 3), (Some(2), 4)],
+                vec![
+                    (Some(1), 3, b"abc".to_vec()),
+                    (Some(2), 4, b"a\n\nb".to_vec())
+                ],
                 "split at {at}"
             );
         }
+        // A head keeps the first 64 bytes of the data, newlines included.
+        let long = format!("data: {}\ndata: {}\n\n", "a".repeat(40), "b".repeat(40));
+        let seen = parse_split(long.as_bytes(), 50);
+        let head = format!("{}\n{}", "a".repeat(40), "b".repeat(23));
+        assert_eq!(seen, vec![(None, 81, head.into_bytes())]);
     }
 }

@@ -83,7 +83,8 @@ fn run_binary(root: &Path, name: &str, args: &[&str]) -> ExitCode {
 ///
 /// `--only SECTION` (repeatable: `stream`, `idle`, `fanout`, `redis`) and
 /// `--framework NAME` (repeatable) narrow the run; both go to the load
-/// client as they are. `--quick` skips the Redis step unless `--only redis`
+/// client as they are, and so does `--no-pin` (servers and client share
+/// every CPU instead of half each). `--quick` skips the Redis step unless `--only redis`
 /// asks for it: the quick run is the socket table, and building redis-rs
 /// would take a third of its time.
 fn sockets(root: &Path, args: &[String]) -> ExitCode {
@@ -108,6 +109,9 @@ fn sockets(root: &Path, args: &[String]) -> ExitCode {
         let mut load_args = vec!["--svg", "target/bench/ratios.svg"];
         if quick {
             load_args.push("--quick");
+        }
+        if args.iter().any(|a| a == "--no-pin") {
+            load_args.push("--no-pin");
         }
         for pair in args.windows(2) {
             let narrows = pair[0] == "--framework"

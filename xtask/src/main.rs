@@ -47,6 +47,8 @@ commands:
                            minutes from a clean checkout)
                          --only stream|idle|fanout|redis (repeatable)
                          --framework NAME (repeatable)
+                         --no-pin (servers and load client share every CPU;
+                           by default servers get half the CPUs, the client the rest)
                          --criterion (the in-process response-body micro-benchmark)
   soak-shutdown graceful shutdown under load: each demo binary (release) with
                 N open streams gets SIGTERM; prints the exit time, how every

@@ -6,7 +6,7 @@
 //! Run with: `cargo xtask bench [--quick]` (or, after
 //! `cargo build --profile benchmark -p ssekit-bench`,
 //! `target/benchmark/bench-load [--quick] [--svg PATH] [--only SECTION]
-//! [--framework NAME]`).
+//! [--framework NAME] [--shape LABEL] [--no-pin]`).
 #![expect(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
@@ -48,7 +48,15 @@ impl Server {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
         let dir = exe.parent().ok_or("no directory")?;
         let bin = dir.join(format!("bench-{framework}"));
-        let mut child = Command::new(&bin)
+        let mut command = match pinning() {
+            Some(cpus) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &cpus.servers]).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let mut child = command
             .args([flavour, "127.0.0.1:0"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -236,7 +244,7 @@ async fn fanout_run(
             while (latencies.len() as u64) < messages {
                 let mut on_event = |seen: client::Seen| {
                     let now = client::unix_nanos();
-                    let text = String::from_utf8_lossy(&seen.head);
+                    let text = String::from_utf8_lossy(seen.head());
                     let sent: Option<u128> = text.split(' ').nth(1).and_then(|t| t.parse().ok());
                     if let Some(sent) = sent {
                         let ns = now.saturating_sub(sent);
@@ -303,6 +311,18 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// CPU time of every thread of a process so far, in nanoseconds (the first
+/// field of each thread's `schedstat`: time on a CPU).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// Idle cost and departure notice of one server.
@@ -427,8 +447,78 @@ fn fmt_rate(x: f64) -> String {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Which CPUs the servers and this client run on.
+struct Cpus {
+    servers: String,
+    client: String,
+}
+
+/// The CPU split, made once: with two CPUs or more and `taskset` at hand,
+/// the servers get the first half and the client the rest, so that the
+/// client's reading never takes CPU from the server it measures (on two
+/// CPUs, both used to share both: a server's events/s then depended on how
+/// much CPU the client's parsing left it). `--no-pin` or a missing
+/// `taskset` leaves both to the scheduler.
+fn pinning() -> Option<&'static Cpus> {
+    static CPUS: std::sync::OnceLock<Option<Cpus>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(|| {
+        if std::env::args().any(|a| a == "--no-pin") {
+            return None;
+        }
+        let n = std::thread::available_parallelism().map_or(1, usize::from);
+        if n < 2 {
+            return None;
+        }
+        let half = n / 2;
+        let range = |from: usize, to: usize| {
+            if to - from == 1 {
+                from.to_string()
+            } else {
+                format!("{from}-{}", to - 1)
+            }
+        };
+        let cpus = Cpus {
+            servers: range(0, half),
+            client: range(half, n),
+        };
+        // Pins this process while it has one thread: the runtime's threads,
+        // made next, inherit it.
+        let pinned = Command::new("taskset")
+            .args(["-p", "-c", &cpus.client, &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !pinned {
+            eprintln!("bench-load: taskset not available; servers and client share every CPU");
+            return None;
+        }
+        Some(cpus)
+    })
+    .as_ref()
+}
+
+fn main() -> ExitCode {
+    let cpus = pinning();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bench-load: runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(cpus) = cpus {
+        eprintln!(
+            "bench-load: servers on CPU {}, this client on CPU {}",
+            cpus.servers, cpus.client
+        );
+    }
+    runtime.block_on(run())
+}
+
+async fn run() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let svg = args
@@ -438,7 +528,7 @@ async fn main() -> ExitCode {
         .cloned()
         .unwrap_or_else(|| "target/bench/ratios.svg".to_owned());
     let plan = if quick { QUICK } else { FULL };
-    // `--framework NAME` (repeatable) and `--only stream|idle|fanout`
+    // `--framework NAME` (repeatable), `--only stream|idle|fanout` and `--shape`
     // narrow the run, for profiling one part; the default runs everything.
     let values = |flag: &str| -> Vec<&str> {
         args.windows(2)
@@ -449,6 +539,8 @@ async fn main() -> ExitCode {
     let chosen = values("--framework");
     let only = values("--only");
     let runs = |section: &str| only.is_empty() || only.contains(&section);
+    // `--shape LABEL` (repeatable, e.g. "64 KiB"): only those stream shapes.
+    let shapes = values("--shape");
     let started = Instant::now();
 
     let mut servers = Vec::new();
@@ -484,13 +576,25 @@ async fn main() -> ExitCode {
 
     // 1. One stream: events/s per shape, servers interleaved rep by rep.
     let mut rates: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
+    // Server CPU per event (ns), which the client's own speed does not bound.
+    let mut costs: BTreeMap<(usize, usize), Vec<f64>> = BTreeMap::new();
     for rep in 0..plan.stream_reps * usize::from(runs("stream")) {
-        for (shape, &(_, size, lines)) in SHAPES.iter().enumerate() {
+        for (shape, &(label, size, lines)) in SHAPES.iter().enumerate() {
+            if !shapes.is_empty() && !shapes.contains(&label) {
+                continue;
+            }
             let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
             for k in 0..servers.len() {
                 let i = (k + rep) % servers.len();
+                let cpu_before = cpu_ns(servers[i].pid());
                 match stream_run(servers[i].addr, n, size, lines).await {
-                    Ok(rate) => rates.entry((i, shape)).or_default().push(rate),
+                    Ok(rate) => {
+                        rates.entry((i, shape)).or_default().push(rate);
+                        if let (Some(a), Some(b)) = (cpu_before, cpu_ns(servers[i].pid())) {
+                            let per_event = b.saturating_sub(a) as f64 / n as f64;
+                            costs.entry((i, shape)).or_default().push(per_event);
+                        }
+                    }
                     Err(err) => {
                         eprintln!("bench-load: {} stream {size}: {err}", servers[i].name());
                         failed = true;
@@ -581,9 +685,16 @@ async fn main() -> ExitCode {
             .position(|s| s.framework == framework && s.flavour == flavour)
     };
     println!(
-        "\n# ssekit vs each framework's built-in SSE ({} run, loopback, {} reps of one stream, medians)\n",
+        "\n# ssekit vs each framework's built-in SSE ({} run, loopback, {} reps of one stream, medians; {})\n",
         if quick { "quick" } else { "full" },
-        plan.stream_reps
+        plan.stream_reps,
+        pinning().map_or_else(
+            || "servers and client unpinned".to_owned(),
+            |c| format!(
+                "servers on CPU {}, load client on CPU {}",
+                c.servers, c.client
+            )
+        )
     );
     println!(
         "## One stream, events/s (ratio: ssekit / built-in; vs limit: ssekit / pre-formatted bytes)\n"
@@ -628,6 +739,29 @@ async fn main() -> ExitCode {
                 spread_of("ssekit") / 2.0,
             );
             chart.push((framework.to_owned(), label.to_owned(), s / b));
+        }
+    }
+    println!("\n## One stream, server CPU per event (ns, median; all of the server's threads)\n");
+    println!(
+        "Where events/s are bound by the load client (a ratio near 1.0 to the limit), this shows which server does less work per event.\n"
+    );
+    println!("| framework | shape | built-in | ssekit | limit | ssekit / built-in |");
+    println!("|---|---|---|---|---|---|");
+    for (shape, &(label, _, _)) in SHAPES.iter().enumerate() {
+        for framework in FRAMEWORKS {
+            let get = |flavour: &str| {
+                index(framework, flavour)
+                    .and_then(|i| costs.get(&(i, shape)))
+                    .map_or(f64::NAN, |v| median(v))
+            };
+            let (b, s, l) = (get("builtin"), get("ssekit"), get("limit"));
+            if b.is_nan() && s.is_nan() && l.is_nan() {
+                continue;
+            }
+            println!(
+                "| {framework} | {label} | {b:.0} | {s:.0} | {l:.0} | **{:.2}x** |",
+                s / b
+            );
         }
     }
     println!("\n## Fan-out, 128 B messages: latency p50 / p99 / max (ms), missing deliveries\n");
