@@ -21,6 +21,7 @@ use std::fmt;
 use std::future::Future as _;
 use std::hash::{BuildHasher as _, RandomState};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -60,7 +61,8 @@ use crate::event::{EncodedEvent, Event};
 #[must_use]
 pub struct Shutdown {
     token: CancellationToken,
-    farewell: Farewell,
+    // Shared by every stream the `Shutdown` is given to: one pointer each.
+    farewell: Arc<Farewell>,
 }
 
 #[derive(Clone, Debug)]
@@ -83,10 +85,10 @@ impl Shutdown {
     pub fn new(token: CancellationToken) -> Self {
         Self {
             token,
-            farewell: Farewell::Retry {
+            farewell: Arc::new(Farewell::Retry {
                 min: Self::DEFAULT_RETRY_MIN,
                 jitter: Self::DEFAULT_RETRY_JITTER,
-            },
+            }),
         }
     }
 
@@ -94,26 +96,26 @@ impl Shutdown {
     /// each stream, between `min` and `min + jitter` (whole milliseconds).
     /// A zero `jitter` gives every stream the same delay.
     pub fn retry(mut self, min: Duration, jitter: Duration) -> Self {
-        self.farewell = Farewell::Retry { min, jitter };
+        self.farewell = Arc::new(Farewell::Retry { min, jitter });
         self
     }
 
     /// Sets the final event (for example one with an `event` type the page
     /// listens for, to say that the server is restarting).
     pub fn final_event(mut self, event: &Event) -> Self {
-        self.farewell = Farewell::Event(encode::encode(event));
+        self.farewell = Arc::new(Farewell::Event(encode::encode(event)));
         self
     }
 
     /// Sets the final event to one already encoded (shared, not copied).
     pub fn final_encoded(mut self, event: EncodedEvent) -> Self {
-        self.farewell = Farewell::Event(event.into_bytes());
+        self.farewell = Arc::new(Farewell::Event(event.into_bytes()));
         self
     }
 
     /// Ends the body without a final event.
     pub fn without_final_event(mut self) -> Self {
-        self.farewell = Farewell::Nothing;
+        self.farewell = Arc::new(Farewell::Nothing);
         self
     }
 
@@ -150,7 +152,7 @@ impl fmt::Debug for Shutdown {
 pub(crate) struct ShutdownSignal {
     // Boxed: the future is `!Unpin`; `None` once it has fired.
     cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    farewell: Farewell,
+    farewell: Arc<Farewell>,
 }
 
 impl ShutdownSignal {
@@ -165,7 +167,7 @@ impl ShutdownSignal {
             return Poll::Pending;
         }
         self.cancelled = None;
-        Poll::Ready(match &self.farewell {
+        Poll::Ready(match &*self.farewell {
             Farewell::Nothing => None,
             Farewell::Event(bytes) => Some(bytes.clone()),
             Farewell::Retry { min, jitter } => {

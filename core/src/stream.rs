@@ -243,8 +243,8 @@ pin_project! {
         last_frame: Option<Instant>,
         keep_alive: Option<KeepAlive>,
         probe: Probe,
-        preamble: Option<Bytes>,
-        // A large frame taken after a batch, written on the next poll.
+        // A frame written on the next poll: the `retry` preamble before
+        // anything else, later a large frame taken after a batch.
         pending: Option<Bytes>,
         // Whether a long data line is handed on uncopied (see
         // `EventStream::pass_long_lines`).
@@ -284,7 +284,6 @@ where
             last_frame: None,
             keep_alive: Some(KeepAlive::new()),
             probe: Probe::Unset,
-            preamble: None,
             pending: None,
             long_lines: false,
             line_open: false,
@@ -399,7 +398,7 @@ impl<S> EventStream<S> {
     /// Starts the stream with `retry: <ms>`, telling the client how long to
     /// wait before it reconnects. Written as soon as the body is polled.
     pub fn retry(mut self, retry: Duration) -> Self {
-        self.preamble = Some(encode::encode(&Event::default().retry(retry)));
+        self.pending = Some(encode::encode(&Event::default().retry(retry)));
         self
     }
 
@@ -637,9 +636,6 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
-        if let Some(preamble) = this.preamble.take() {
-            return Poll::Ready(Some(preamble));
-        }
         if let Some(pending) = this.pending.take() {
             return Poll::Ready(Some(pending));
         }
@@ -728,13 +724,11 @@ where
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        let pending = usize::from(self.pending.is_some());
         if self.done {
-            (
-                usize::from(self.preamble.is_some()),
-                Some(usize::from(self.preamble.is_some())),
-            )
+            (pending, Some(pending + usize::from(self.line_open)))
         } else {
-            (usize::from(self.preamble.is_some()), None)
+            (pending, None)
         }
     }
 }

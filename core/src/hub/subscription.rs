@@ -174,11 +174,13 @@ pub struct Subscription {
     pub(crate) hub: Arc<Inner>,
     pub(crate) topic: Arc<Topic>,
     pub(crate) shared: Arc<SubShared>,
-    /// Replayed events, or the reset / position event: shared with the
-    /// history, bounded by the replay cap, not counted in the queue's bound.
-    pub(crate) preface: VecDeque<EncodedEvent>,
-    /// Live events taken from the queue, not yet yielded.
+    /// Events not yet yielded: first the preface (replayed events, or the
+    /// reset / position event: shared with the history, bounded by the
+    /// replay cap, not counted in the queue's bound), then live events
+    /// taken from the queue.
     pub(crate) taken: VecDeque<EncodedEvent>,
+    /// How many events at the front of `taken` are the preface.
+    pub(crate) preface_left: usize,
     /// Bytes yielded from `taken` since the queue's count was last lowered.
     pub(crate) owed: usize,
     /// Yielded events not yet added to the hub's `delivered` count.
@@ -221,17 +223,24 @@ impl Stream for Subscription {
                     .hub
                     .finish_join(&this.topic, &this.shared, &join, result)
                 {
-                    Some(preface) => this.preface = preface,
+                    Some(preface) => {
+                        this.preface_left = preface.len();
+                        this.taken = preface;
+                    }
                     None => this.ended = true,
                 }
             }
         }
-        if let Some(event) = this.preface.pop_front() {
-            if this.preface.is_empty() {
-                // Replays are one-off: free their buffer.
-                this.preface = VecDeque::new();
+        if this.preface_left > 0 {
+            if let Some(event) = this.taken.pop_front() {
+                this.preface_left -= 1;
+                if this.preface_left == 0 && this.taken.is_empty() {
+                    // Replays are one-off: free their buffer.
+                    this.taken = VecDeque::new();
+                }
+                return Poll::Ready(Some(event));
             }
-            return Poll::Ready(Some(event));
+            this.preface_left = 0;
         }
         if let Some(event) = this.taken.pop_front() {
             this.owed = this.owed.saturating_add(event.len());

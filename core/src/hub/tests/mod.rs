@@ -511,7 +511,7 @@ fn an_idle_subscriber_gives_back_its_burst_buffers() {
     }
     assert_eq!(ready(&mut s).len(), 1_001);
     assert!(s.taken.capacity() <= 4);
-    assert!(s.preface.capacity() == 0);
+    assert_eq!(s.preface_left, 0);
 }
 
 #[tokio::test]
