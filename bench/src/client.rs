@@ -52,7 +52,7 @@ impl Seen {
 /// dispatches.
 ///
 /// Written for speed, as the load client must read faster than the fastest
-/// server writes: line ends are found eight bytes at a time ([`Newlines`]),
+/// server writes: line ends are found sixteen bytes at a time,
 /// an event allocates nothing, and numbers are read from the bytes.
 #[derive(Debug, Default)]
 pub struct SseParser {
@@ -153,7 +153,7 @@ fn chunk_size(line: &[u8]) -> Option<usize> {
     }
     line[..end].iter().try_fold(0usize, |n, &b| {
         let digit = char::from(b).to_digit(16)?;
-        Some(n * 16 + digit as usize)
+        n.checked_mul(16)?.checked_add(digit as usize)
     })
 }
 

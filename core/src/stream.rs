@@ -396,9 +396,23 @@ impl<S> EventStream<S> {
     }
 
     /// Starts the stream with `retry: <ms>`, telling the client how long to
-    /// wait before it reconnects. Written as soon as the body is polled.
+    /// wait before it reconnects. Written as soon as the body is polled (on
+    /// a stream already polled: before its next frame, or, in the middle of
+    /// a long data line, not at all, as it cannot go inside an event).
     pub fn retry(mut self, retry: Duration) -> Self {
-        self.pending = Some(encode::encode(&Event::default().retry(retry)));
+        if self.line_open {
+            return self;
+        }
+        let preamble = encode::encode(&Event::default().retry(retry));
+        self.pending = Some(match self.pending.take() {
+            None => preamble,
+            Some(frame) => {
+                let mut joined = BytesMut::with_capacity(preamble.len() + frame.len());
+                joined.extend_from_slice(&preamble);
+                joined.extend_from_slice(&frame);
+                joined.freeze()
+            }
+        });
         self
     }
 
@@ -840,6 +854,22 @@ mod tests {
             .without_keep_alive()
             .disconnect_probe(Some(Duration::from_secs(1)));
         assert_eq!(&body.next().await.unwrap()[..], b":\n");
+    }
+
+    #[tokio::test]
+    async fn retry_set_after_a_poll_goes_before_the_next_frame() {
+        let large = "x".repeat(100_000);
+        let events = stream::iter([Event::new("a"), Event::new(large.clone())]);
+        let mut body = EventStream::new(events);
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        // The large event is now the pending frame.
+        let mut body = body.retry(Duration::from_secs(2));
+        let frame = body.next().await.unwrap();
+        assert_eq!(
+            frame,
+            [&b"retry: 2000\n\ndata: "[..], large.as_bytes(), b"\n\n"].concat()
+        );
+        assert!(body.next().await.is_none());
     }
 
     #[tokio::test]

@@ -82,8 +82,8 @@ fn run_binary(root: &Path, name: &str, args: &[&str]) -> ExitCode {
 /// The real-socket benchmark, then (unless `--quick`) the Redis step.
 ///
 /// `--only SECTION` (repeatable: `stream`, `idle`, `fanout`, `redis`) and
-/// `--framework NAME` (repeatable) narrow the run; both go to the load
-/// client as they are, and so does `--no-pin` (servers and client share
+/// `--framework NAME` and `--shape LABEL` (repeatable) narrow the run; they
+/// go to the load client as they are, and so does `--no-pin` (servers and client share
 /// every CPU instead of half each). `--quick` skips the Redis step unless `--only redis`
 /// asks for it: the quick run is the socket table, and building redis-rs
 /// would take a third of its time.
@@ -115,6 +115,7 @@ fn sockets(root: &Path, args: &[String]) -> ExitCode {
         }
         for pair in args.windows(2) {
             let narrows = pair[0] == "--framework"
+                || pair[0] == "--shape"
                 || (pair[0] == "--only" && socket_sections.contains(&pair[1].as_str()));
             if narrows {
                 load_args.extend([pair[0].as_str(), pair[1].as_str()]);

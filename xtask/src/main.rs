@@ -47,6 +47,8 @@ commands:
                            minutes from a clean checkout)
                          --only stream|idle|fanout|redis (repeatable)
                          --framework NAME (repeatable)
+                         --shape LABEL (repeatable: '64 B', '1 KiB', '4 KiB',
+                           '64 KiB', '4 KiB in 16 B lines')
                          --no-pin (servers and load client share every CPU;
                            by default servers get half the CPUs, the client the rest)
                          --criterion (the in-process response-body micro-benchmark)

@@ -97,6 +97,10 @@ struct Plan {
     fanout_reps: usize,
     idle_streams: usize,
     idle_window: Duration,
+    /// When, after the idle streams opened, their memory is read a second
+    /// time: past the first keep-alive (15 s on every server), when every
+    /// flavour has written to each stream at least once.
+    steady_after: Option<Duration>,
     departure_bound: Duration,
 }
 
@@ -106,6 +110,7 @@ const QUICK: Plan = Plan {
     fanout_reps: 1,
     idle_streams: 1000,
     idle_window: Duration::from_secs(1),
+    steady_after: None,
     departure_bound: Duration::from_millis(1500),
 };
 
@@ -115,6 +120,7 @@ const FULL: Plan = Plan {
     fanout_reps: 3,
     idle_streams: 5000,
     idle_window: Duration::from_secs(10),
+    steady_after: Some(Duration::from_secs(17)),
     departure_bound: Duration::from_secs(20),
 };
 
@@ -217,9 +223,13 @@ struct Fanout {
     p99_ms: f64,
     max_ms: f64,
     missing: usize,
+    /// Server CPU per delivery (ns), from the publish request until every
+    /// subscriber has read every message.
+    cpu_ns_per_delivery: Option<f64>,
 }
 
 async fn fanout_run(
+    pid: u32,
     addr: SocketAddr,
     subs: usize,
     messages: u64,
@@ -264,6 +274,7 @@ async fn fanout_run(
             latencies
         });
     }
+    let cpu_before = cpu_ns(pid);
     let publish = format!("/bench/publish?n={messages}&size=128&rate={rate}");
     let response = client::request(addr, "POST", &publish)
         .await
@@ -278,8 +289,12 @@ async fn fanout_run(
             all.extend(latencies);
         }
     }
+    let cpu_after = cpu_ns(pid);
     let expected = subs * messages as usize;
     let missing = expected.saturating_sub(all.len());
+    let cpu_ns_per_delivery = cpu_before
+        .zip(cpu_after)
+        .map(|(a, b)| b.saturating_sub(a) as f64 / expected.max(1) as f64);
     all.sort_unstable();
     let pct = |p: f64| -> f64 {
         if all.is_empty() {
@@ -293,6 +308,7 @@ async fn fanout_run(
         p99_ms: pct(0.99),
         max_ms: pct(1.0),
         missing,
+        cpu_ns_per_delivery,
     })
 }
 
@@ -319,8 +335,15 @@ fn cpu_ns(pid: u32) -> Option<u64> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let mut total = 0u64;
     for task in tasks.flatten() {
-        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        // A thread that ended since the listing is skipped.
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
     }
     Some(total)
 }
@@ -328,6 +351,8 @@ fn cpu_ns(pid: u32) -> Option<u64> {
 /// Idle cost and departure notice of one server.
 struct Idle {
     kib_per_stream: f64,
+    /// The same after the first keep-alive ([`Plan::steady_after`]).
+    steady_kib_per_stream: Option<f64>,
     cpu_percent: f64,
     notice: Option<Duration>,
 }
@@ -353,6 +378,7 @@ async fn idle_group(servers: &[&Server], plan: Plan) -> Vec<Result<Idle, String>
     for server in servers {
         holding.push(idle_open(server, plan).await);
     }
+    let opened = tokio::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after: Vec<Option<f64>> = servers.iter().map(|s| rss_kib(s.pid())).collect();
     let t0: Vec<Option<u64>> = servers.iter().map(|s| cpu_ticks(s.pid())).collect();
@@ -360,6 +386,13 @@ async fn idle_group(servers: &[&Server], plan: Plan) -> Vec<Result<Idle, String>
     tokio::time::sleep(plan.idle_window).await;
     let elapsed = start.elapsed().as_secs_f64();
     let t1: Vec<Option<u64>> = servers.iter().map(|s| cpu_ticks(s.pid())).collect();
+    let steady: Vec<Option<f64>> = match plan.steady_after {
+        Some(after) => {
+            tokio::time::sleep_until(opened + after).await;
+            servers.iter().map(|s| rss_kib(s.pid())).collect()
+        }
+        None => vec![None; servers.len()],
+    };
     let mut departures = JoinSet::new();
     for (k, (server, held)) in servers.iter().zip(&mut holding).enumerate() {
         let Ok(held) = held else { continue };
@@ -392,6 +425,7 @@ async fn idle_group(servers: &[&Server], plan: Plan) -> Vec<Result<Idle, String>
             let (t0, t1) = t0[k].zip(t1[k]).ok_or("no CPU")?;
             Ok(Idle {
                 kib_per_stream: (after - held.before_kib) / count as f64,
+                steady_kib_per_stream: steady[k].map(|kib| (kib - held.before_kib) / count as f64),
                 cpu_percent: t1.saturating_sub(t0) as f64 / 100.0 / elapsed * 100.0,
                 notice: notices[k],
             })
@@ -465,21 +499,38 @@ fn pinning() -> Option<&'static Cpus> {
         if std::env::args().any(|a| a == "--no-pin") {
             return None;
         }
-        let n = std::thread::available_parallelism().map_or(1, usize::from);
-        if n < 2 {
+        // The CPUs this process may run on (not always 0..n).
+        let allowed: Vec<usize> = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let list = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
+                    .trim()
+                    .to_owned();
+                let mut cpus = Vec::new();
+                for part in list.split(',') {
+                    match part.split_once('-') {
+                        Some((a, b)) => cpus.extend(a.parse::<usize>().ok()?..=b.parse().ok()?),
+                        None => cpus.push(part.parse().ok()?),
+                    }
+                }
+                Some(cpus)
+            })
+            .unwrap_or_default();
+        if allowed.len() < 2 {
             return None;
         }
-        let half = n / 2;
-        let range = |from: usize, to: usize| {
-            if to - from == 1 {
-                from.to_string()
-            } else {
-                format!("{from}-{}", to - 1)
-            }
+        let (servers, client) = allowed.split_at(allowed.len() / 2);
+        let list = |cpus: &[usize]| {
+            cpus.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         };
         let cpus = Cpus {
-            servers: range(0, half),
-            client: range(half, n),
+            servers: list(servers),
+            client: list(client),
         };
         // Pins this process while it has one thread: the runtime's threads,
         // made next, inherit it.
@@ -489,7 +540,10 @@ fn pinning() -> Option<&'static Cpus> {
             .status()
             .is_ok_and(|s| s.success());
         if !pinned {
-            eprintln!("bench-load: taskset not available; servers and client share every CPU");
+            eprintln!(
+                "bench-load: `taskset -p -c {}` failed (is util-linux installed?); servers and client share every CPU",
+                cpus.client
+            );
             return None;
         }
         Some(cpus)
@@ -565,7 +619,10 @@ async fn run() -> ExitCode {
         .iter()
         .filter(|s| s.flavour == "limit" && runs("stream"))
     {
-        for &(_, size, lines) in &SHAPES {
+        for &(label, size, lines) in &SHAPES {
+            if !shapes.is_empty() && !shapes.contains(&label) {
+                continue;
+            }
             let n = (plan.stream_bytes / size).clamp(1000, 500_000) as u64;
             if let Err(err) = stream_run(server.addr, n, size, lines).await {
                 eprintln!("bench-load: {} warm-up {size}: {err}", server.name());
@@ -662,7 +719,7 @@ async fn run() -> ExitCode {
                         continue;
                     }
                 }
-                match fanout_run(servers[i].addr, subs, messages, rate).await {
+                match fanout_run(servers[i].pid(), servers[i].addr, subs, messages, rate).await {
                     Ok(result) => fan.entry((i, f)).or_default().push(result),
                     Err(err) => {
                         eprintln!("bench-load: {} fan-out {subs}: {err}", servers[i].name());
@@ -766,9 +823,9 @@ async fn run() -> ExitCode {
     }
     println!("\n## Fan-out, 128 B messages: latency p50 / p99 / max (ms), missing deliveries\n");
     println!(
-        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) |"
+        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | server CPU per delivery, ns, built-in / ssekit |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
         for framework in FRAMEWORKS {
             let get = |flavour: &str| {
@@ -795,10 +852,24 @@ async fn run() -> ExitCode {
                 (Some(b), Some(s)) => format!("{:.2}x", b.1 / s.1),
                 _ => "n/a".to_owned(),
             };
+            let cpu = |flavour: &str| {
+                index(framework, flavour)
+                    .and_then(|i| fan.get(&(i, f)))
+                    .map_or(f64::NAN, |runs| {
+                        median(
+                            &runs
+                                .iter()
+                                .filter_map(|r| r.cpu_ns_per_delivery)
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+            };
             println!(
-                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} |",
+                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} | {:.0} / {:.0} |",
                 show(b),
-                show(s)
+                show(s),
+                cpu("builtin"),
+                cpu("ssekit"),
             );
         }
     }
@@ -807,10 +878,20 @@ async fn run() -> ExitCode {
         plan.idle_streams,
         plan.departure_bound.as_secs_f64()
     );
+    let steady_column = plan.steady_after.map(|after| {
+        format!(
+            " KB per stream {} s after opening, past the first keep-alive, built-in / ssekit |",
+            after.as_secs()
+        )
+    });
     println!(
-        "| framework | KB per stream built-in / ssekit | CPU % of a core built-in / ssekit | departure noticed built-in / ssekit |"
+        "| framework | KB per stream built-in / ssekit |{} CPU % of a core built-in / ssekit | departure noticed built-in / ssekit |",
+        steady_column.as_deref().unwrap_or("")
     );
-    println!("|---|---|---|---|");
+    println!(
+        "|---|---|{}---|---|",
+        if steady_column.is_some() { "---|" } else { "" }
+    );
     for framework in FRAMEWORKS {
         let get = |flavour: &str| index(framework, flavour).and_then(|i| idle.get(&i));
         let notice = |r: Option<&Idle>| {
@@ -825,8 +906,17 @@ async fn run() -> ExitCode {
         if b.is_none() && s.is_none() {
             continue;
         }
+        let steady = |r: Option<&Idle>| {
+            r.and_then(|r| r.steady_kib_per_stream)
+                .map_or(f64::NAN, |kib| kib * 1.024)
+        };
+        let steady_cell = if steady_column.is_some() {
+            format!(" {:.1} / {:.1} |", steady(b), steady(s))
+        } else {
+            String::new()
+        };
         println!(
-            "| {framework} | {:.1} / {:.1} | {:.1} / {:.1} | {} / {} |",
+            "| {framework} | {:.1} / {:.1} |{steady_cell} {:.1} / {:.1} | {} / {} |",
             b.map_or(f64::NAN, |r| r.kib_per_stream * 1.024),
             s.map_or(f64::NAN, |r| r.kib_per_stream * 1.024),
             b.map_or(f64::NAN, |r| r.cpu_percent),
