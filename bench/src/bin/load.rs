@@ -450,6 +450,18 @@ async fn idle_open(server: &Server, plan: Plan) -> Result<Holding, String> {
     })
 }
 
+/// The median of one server's samples for one shape; NaN when there are
+/// none (a server or shape not run).
+fn median_at(
+    samples: &BTreeMap<(usize, usize), Vec<f64>>,
+    server: Option<usize>,
+    shape: usize,
+) -> f64 {
+    server
+        .and_then(|i| samples.get(&(i, shape)))
+        .map_or(f64::NAN, |v| median(v))
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
@@ -764,16 +776,11 @@ async fn run() -> ExitCode {
     for (shape, &(label, size, _)) in SHAPES.iter().enumerate() {
         let best_builtin = FRAMEWORKS
             .iter()
-            .filter_map(|fw| index(fw, "builtin"))
-            .map(|i| median(rates.get(&(i, shape)).map_or(&[][..], Vec::as_slice)))
+            .map(|fw| median_at(&rates, index(fw, "builtin"), shape))
             .filter(|x| x.is_finite())
             .fold(f64::NAN, f64::max);
         for framework in FRAMEWORKS {
-            let get = |flavour: &str| {
-                index(framework, flavour)
-                    .and_then(|i| rates.get(&(i, shape)))
-                    .map_or(f64::NAN, |v| median(v))
-            };
+            let get = |flavour: &str| median_at(&rates, index(framework, flavour), shape);
             let spread_of = |flavour: &str| {
                 index(framework, flavour)
                     .and_then(|i| rates.get(&(i, shape)))
@@ -806,11 +813,7 @@ async fn run() -> ExitCode {
     println!("|---|---|---|---|---|---|");
     for (shape, &(label, _, _)) in SHAPES.iter().enumerate() {
         for framework in FRAMEWORKS {
-            let get = |flavour: &str| {
-                index(framework, flavour)
-                    .and_then(|i| costs.get(&(i, shape)))
-                    .map_or(f64::NAN, |v| median(v))
-            };
+            let get = |flavour: &str| median_at(&costs, index(framework, flavour), shape);
             let (b, s, l) = (get("builtin"), get("ssekit"), get("limit"));
             if b.is_nan() && s.is_nan() && l.is_nan() {
                 continue;
