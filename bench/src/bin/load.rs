@@ -319,16 +319,6 @@ fn rss_kib(pid: u32) -> Option<f64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// utime + stime of `/proc/PID/stat`, in clock ticks (100 per second).
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
 /// CPU time of every thread of a process so far, in nanoseconds (the first
 /// field of each thread's `schedstat`: time on a CPU).
 fn cpu_ns(pid: u32) -> Option<u64> {
@@ -381,11 +371,11 @@ async fn idle_group(servers: &[&Server], plan: Plan) -> Vec<Result<Idle, String>
     let opened = tokio::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after: Vec<Option<f64>> = servers.iter().map(|s| rss_kib(s.pid())).collect();
-    let t0: Vec<Option<u64>> = servers.iter().map(|s| cpu_ticks(s.pid())).collect();
+    let t0: Vec<Option<u64>> = servers.iter().map(|s| cpu_ns(s.pid())).collect();
     let start = Instant::now();
     tokio::time::sleep(plan.idle_window).await;
     let elapsed = start.elapsed().as_secs_f64();
-    let t1: Vec<Option<u64>> = servers.iter().map(|s| cpu_ticks(s.pid())).collect();
+    let t1: Vec<Option<u64>> = servers.iter().map(|s| cpu_ns(s.pid())).collect();
     let steady: Vec<Option<f64>> = match plan.steady_after {
         Some(after) => {
             tokio::time::sleep_until(opened + after).await;
@@ -426,7 +416,7 @@ async fn idle_group(servers: &[&Server], plan: Plan) -> Vec<Result<Idle, String>
             Ok(Idle {
                 kib_per_stream: (after - held.before_kib) / count as f64,
                 steady_kib_per_stream: steady[k].map(|kib| (kib - held.before_kib) / count as f64),
-                cpu_percent: t1.saturating_sub(t0) as f64 / 100.0 / elapsed * 100.0,
+                cpu_percent: t1.saturating_sub(t0) as f64 / 1e9 / elapsed * 100.0,
                 notice: notices[k],
             })
         })

@@ -231,20 +231,19 @@ impl Stream for Subscription {
                 }
             }
         }
-        if this.preface_left > 0 {
-            if let Some(event) = this.taken.pop_front() {
+        if let Some(event) = this.taken.pop_front() {
+            if this.preface_left > 0 {
+                // Preface events are not the queue's: no bytes owed back,
+                // not counted as delivered.
                 this.preface_left -= 1;
                 if this.preface_left == 0 && this.taken.is_empty() {
                     // Replays are one-off: free their buffer.
                     this.taken = VecDeque::new();
                 }
-                return Poll::Ready(Some(event));
+            } else {
+                this.owed = this.owed.saturating_add(event.len());
+                this.delivered = this.delivered.saturating_add(1);
             }
-            this.preface_left = 0;
-        }
-        if let Some(event) = this.taken.pop_front() {
-            this.owed = this.owed.saturating_add(event.len());
-            this.delivered = this.delivered.saturating_add(1);
             return Poll::Ready(Some(event));
         }
         if this.ended {
