@@ -222,6 +222,10 @@ struct Fanout {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    /// p99 over the first 80 % of the messages only: before any subscriber
+    /// has had the last message and closed its connection, so without the
+    /// server's work of tearing connections down.
+    p99_early_ms: f64,
     missing: usize,
     /// Server CPU per delivery (ns), from the publish request until every
     /// subscriber has read every message.
@@ -249,16 +253,20 @@ async fn fanout_run(
     for mut response in streams {
         set.spawn(async move {
             let mut parser = SseParser::default();
-            let mut latencies: Vec<u64> = Vec::with_capacity(messages as usize);
+            // (latency in ns, whether the message is among the first 80 %)
+            let mut latencies: Vec<(u64, bool)> = Vec::with_capacity(messages as usize);
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             while (latencies.len() as u64) < messages {
                 let mut on_event = |seen: client::Seen| {
                     let now = client::unix_nanos();
                     let text = String::from_utf8_lossy(seen.head());
-                    let sent: Option<u128> = text.split(' ').nth(1).and_then(|t| t.parse().ok());
-                    if let Some(sent) = sent {
+                    let mut fields = text.split(' ');
+                    let seq: Option<u64> = fields.next().and_then(|t| t.parse().ok());
+                    let sent: Option<u128> = fields.next().and_then(|t| t.parse().ok());
+                    if let (Some(seq), Some(sent)) = (seq, sent) {
                         let ns = now.saturating_sub(sent);
-                        latencies.push(u64::try_from(ns).unwrap_or(u64::MAX));
+                        let early = seq.saturating_mul(5) < messages.saturating_mul(4);
+                        latencies.push((u64::try_from(ns).unwrap_or(u64::MAX), early));
                     }
                 };
                 match tokio::time::timeout_at(
@@ -284,9 +292,11 @@ async fn fanout_run(
     }
     drop(response);
     let mut all: Vec<u64> = Vec::with_capacity(subs * messages as usize);
+    let mut early: Vec<u64> = Vec::with_capacity(subs * messages as usize);
     while let Some(joined) = set.join_next().await {
         if let Ok(latencies) = joined {
-            all.extend(latencies);
+            all.extend(latencies.iter().map(|&(ns, _)| ns));
+            early.extend(latencies.iter().filter(|&&(_, e)| e).map(|&(ns, _)| ns));
         }
     }
     let cpu_after = cpu_ns(pid);
@@ -296,20 +306,24 @@ async fn fanout_run(
         .zip(cpu_after)
         .map(|(a, b)| b.saturating_sub(a) as f64 / expected.max(1) as f64);
     all.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((all.len() as f64 - 1.0) * p).round() as usize;
-        all[i.min(all.len() - 1)] as f64 / 1e6
-    };
+    early.sort_unstable();
     Ok(Fanout {
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        max_ms: pct(1.0),
+        p50_ms: percentile_ms(&all, 0.50),
+        p99_ms: percentile_ms(&all, 0.99),
+        max_ms: percentile_ms(&all, 1.0),
+        p99_early_ms: percentile_ms(&early, 0.99),
         missing,
         cpu_ns_per_delivery,
     })
+}
+
+/// The `p` quantile of sorted nanoseconds, in ms (NaN when empty).
+fn percentile_ms(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1e6
 }
 
 /// `/proc/PID/status` VmRSS in KiB.
@@ -816,9 +830,9 @@ async fn run() -> ExitCode {
     }
     println!("\n## Fan-out, 128 B messages: latency p50 / p99 / max (ms), missing deliveries\n");
     println!(
-        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | server CPU per delivery, ns, built-in / ssekit |"
+        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | p99 of the first 80 % of messages, built-in / ssekit (ratio) | server CPU per delivery, ns, built-in / ssekit |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
         for framework in FRAMEWORKS {
             let get = |flavour: &str| {
@@ -857,10 +871,19 @@ async fn run() -> ExitCode {
                         )
                     })
             };
+            let early = |flavour: &str| {
+                index(framework, flavour)
+                    .and_then(|i| fan.get(&(i, f)))
+                    .map_or(f64::NAN, |runs| {
+                        median(&runs.iter().map(|r| r.p99_early_ms).collect::<Vec<_>>())
+                    })
+            };
+            let (eb, es) = (early("builtin"), early("ssekit"));
             println!(
-                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} | {:.0} / {:.0} |",
+                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} | {eb:.2} / {es:.2} ({:.2}x) | {:.0} / {:.0} |",
                 show(b),
                 show(s),
+                eb / es,
                 cpu("builtin"),
                 cpu("ssekit"),
             );
