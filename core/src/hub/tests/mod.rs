@@ -388,6 +388,29 @@ async fn an_idle_subscription_keeps_alive() {
     assert_eq!(start.elapsed(), Duration::from_secs(15));
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_coalescing_subscription_takes_a_burst_in_one_frame() {
+    let hub = Hub::new();
+    let mut stream = hub
+        .subscribe("t", Resume::Start)
+        .unwrap()
+        .coalesce(Duration::from_millis(20));
+    stream.next().await.unwrap(); // the marker
+    let publisher = hub.clone();
+    tokio::spawn(async move {
+        for i in 0..5 {
+            publisher.publish("t", i.to_string()).unwrap();
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    });
+    let start = tokio::time::Instant::now();
+    let frame = stream.next().await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+    let text = String::from_utf8_lossy(&frame);
+    assert_eq!(text.matches("data: ").count(), 5, "{text}");
+    assert_eq!(hub.stats().delivered, 5);
+}
+
 /// A small deterministic generator for the property-style tests.
 struct XorShift(u64);
 
