@@ -188,6 +188,21 @@ pub struct Hub {
     tx: broadcast::Sender<Arc<str>>,
     ssekit: ssekit::Hub,
     ssekit_used: Arc<AtomicBool>,
+    coalesce: Duration,
+}
+
+/// The environment variable that makes the ssekit flavour's hub subscribers
+/// coalesce bursts ([`ssekit::EventStream::coalesce`]), in milliseconds;
+/// unset or 0: they do not (the default, which the fan-out table measures).
+pub const COALESCE_ENV: &str = "SSEKIT_BENCH_COALESCE_MS";
+
+/// The delay of [`COALESCE_ENV`] (zero when unset or not a number).
+#[must_use]
+pub fn coalesce_from_env() -> Duration {
+    std::env::var(COALESCE_ENV)
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
 }
 
 impl Default for Hub {
@@ -204,6 +219,7 @@ impl Hub {
             tx: broadcast::channel(4096).0,
             ssekit: ssekit::Hub::new(),
             ssekit_used: Arc::new(AtomicBool::new(false)),
+            coalesce: coalesce_from_env(),
         }
     }
 
@@ -223,7 +239,8 @@ impl Hub {
         &self,
     ) -> Result<ssekit::EventStream<ssekit::Subscription>, ssekit::HubError> {
         self.ssekit_used.store(true, Ordering::Relaxed);
-        self.ssekit.subscribe(HUB_TOPIC, ssekit::Resume::Start)
+        let stream = self.ssekit.subscribe(HUB_TOPIC, ssekit::Resume::Start)?;
+        Ok(stream.coalesce(self.coalesce))
     }
 
     /// The current number of subscribers, of both hubs (one of them has

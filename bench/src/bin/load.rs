@@ -828,7 +828,19 @@ async fn run() -> ExitCode {
             );
         }
     }
-    println!("\n## Fan-out, 128 B messages: latency p50 / p99 / max (ms), missing deliveries\n");
+    let coalesce = ssekit_bench::coalesce_from_env();
+    println!(
+        "\n## Fan-out, 128 B messages: latency p50 / p99 / max (ms), missing deliveries{}\n",
+        if coalesce.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " (ssekit's subscribers coalesce bursts: {} ms, from {})",
+                coalesce.as_millis(),
+                ssekit_bench::COALESCE_ENV
+            )
+        }
+    );
     println!(
         "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | p99 of the first 80 % of messages, built-in / ssekit (ratio) | server CPU per delivery, ns, built-in / ssekit |"
     );
