@@ -92,7 +92,9 @@
 //! subscriber has its own queue: a publisher appends the shared bytes and
 //! wakes the subscriber only if it was waiting, so a subscriber wakes once for
 //! everything queued, takes it all under one lock, and the [`EventStream`]
-//! writes it as one frame.
+//! writes it as one frame. For a busy topic,
+//! [`EventStream::coalesce`] on the subscription makes that frame gather
+//! what comes within a set delay too: fewer writes, at up to that delay.
 //!
 //! ## Backplane seam
 //!
