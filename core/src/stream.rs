@@ -368,6 +368,46 @@ impl<S> EventStream<S> {
         }
     }
 
+    /// Woken after an idle turn, with coalescing on: whether to wait for the
+    /// burst to gather, the timer set if so. With a keep-alive (or probe),
+    /// until `delay` after the last write, so an event after a quiet spell
+    /// goes at once; not at all when the keep-alive's own timer woke the
+    /// stream (it has fired: every idle turn leaves it armed). The
+    /// keep-alive's timer serves the wait, and when the keep-alive is due is
+    /// kept meanwhile as the time of the frame it is due after, as the idle
+    /// part of `poll_next` reads it. Without one, a full `delay`.
+    fn gather(
+        timer: &mut Option<Pin<Box<Sleep>>>,
+        last_frame: &mut Option<Instant>,
+        idle_interval: Option<Duration>,
+        delay: Duration,
+    ) -> Turn {
+        match (timer.as_mut(), idle_interval) {
+            (Some(timer), Some(interval)) => {
+                if timer.is_elapsed() {
+                    return Turn::Busy;
+                }
+                let last_write = last_frame.or_else(|| timer.deadline().checked_sub(interval));
+                match last_write.map(|last| last + delay) {
+                    Some(wake_at) if wake_at > Instant::now() => {
+                        *last_frame = last_write;
+                        timer.as_mut().reset(wake_at);
+                        Turn::Gathering
+                    }
+                    _ => Turn::Busy,
+                }
+            }
+            (Some(timer), None) => {
+                timer.as_mut().reset(Instant::now() + delay);
+                Turn::Gathering
+            }
+            (None, _) => {
+                *timer = Some(Box::pin(tokio::time::sleep(delay)));
+                Turn::Gathering
+            }
+        }
+    }
+
     /// How long the stream may be idle before something is written, and what.
     fn idle_write(keep_alive: Option<&KeepAlive>, probe: Probe) -> Option<(Duration, Bytes)> {
         let probe = match probe {
@@ -434,17 +474,21 @@ impl<S> EventStream<S> {
         self
     }
 
-    /// Lets the events of a burst leave together: the first event after an
-    /// idle turn waits `delay`, and then it and every event that came
-    /// meanwhile are handed on at once, as one write. A stream that always
-    /// has events ready never waits; `Duration::ZERO` (the default) turns it
-    /// off. Delays are kept to the microsecond, up to about 71 minutes.
+    /// Lets the events of a burst leave together: an event that comes less
+    /// than `delay` after the stream's last write (or after it first went
+    /// idle) waits until `delay` after it, and then it and every event that came meanwhile are handed on at
+    /// once, as one write. An event after a quieter spell goes at once, and
+    /// a stream that always has events ready never waits. `Duration::ZERO`
+    /// (the default) turns it off. Delays are kept to the microsecond, up to
+    /// about 71 minutes.
     ///
     /// It trades latency for writes: each write is a system call, and with
-    /// many subscribers to a busy topic they are most of a server's work.
-    /// An event arrives up to `delay` later; a stream that receives events
-    /// more often than every `delay` is written at most once per `delay`.
-    /// The keep-alive keeps its interval.
+    /// many subscribers to a busy topic they are most of a server's work. A
+    /// stream that receives events more often than every `delay` is written
+    /// about once per `delay`, each event up to `delay` late. The keep-alive
+    /// keeps its interval and counts as a write. Without keep-alive (and
+    /// probe) the stream cannot tell when it last wrote, and the first event
+    /// after every idle turn waits the whole `delay`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -724,31 +768,16 @@ where
             }
         }
 
-        if *this.turn != Turn::Busy && *this.coalesce_us > 0 && line_end.is_none() {
-            // Woken after an idle turn: wait for the burst to gather (unless
-            // it is the keep-alive's turn: its timer, left armed by every
-            // idle turn, has fired).
-            if *this.turn == Turn::Idle {
-                let delay = Duration::from_micros(u64::from(*this.coalesce_us));
-                let wake_at = Instant::now() + delay;
-                let idle_write = Self::idle_write(this.keep_alive.as_ref(), *this.probe);
-                match (this.timer.as_mut(), idle_write) {
-                    (None, _) => *this.timer = Some(Box::pin(tokio::time::sleep_until(wake_at))),
-                    (Some(timer), None) => timer.as_mut().reset(wake_at),
-                    (Some(timer), Some(_)) if timer.is_elapsed() => {}
-                    (Some(timer), Some((interval, _))) => {
-                        // The keep-alive's timer serves the wait: when the
-                        // keep-alive is due is kept as the time of the frame
-                        // it is due after (see the idle part below).
-                        let due = this
-                            .last_frame
-                            .map_or(timer.deadline(), |last| last + interval);
-                        *this.last_frame = due.checked_sub(interval);
-                        timer.as_mut().reset(wake_at);
-                    }
-                }
-                *this.turn = Turn::Gathering;
-            }
+        if *this.turn == Turn::Idle && *this.coalesce_us > 0 && line_end.is_none() {
+            *this.turn = Self::gather(
+                this.timer,
+                this.last_frame,
+                Self::idle_write(this.keep_alive.as_ref(), *this.probe)
+                    .map(|(interval, _)| interval),
+                Duration::from_micros(u64::from(*this.coalesce_us)),
+            );
+        }
+        if *this.turn == Turn::Gathering {
             if let Some(timer) = this.timer.as_mut() {
                 if timer.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
@@ -1274,14 +1303,37 @@ mod tests {
         let frame = body.next().await.unwrap();
         assert_eq!(&frame[..], b"data: a\n\ndata: b\n\ndata: c\n\n");
         assert_eq!(start.elapsed(), Duration::from_millis(10));
-        // The next burst waits again; the keep-alive is still 15 s after
-        // the last write.
+        // An event a second after the last write goes at once; the
+        // keep-alive is still 15 s after the last write.
         let frame = body.next().await.unwrap();
         assert_eq!(&frame[..], b"data: d\n\n");
-        assert_eq!(start.elapsed(), Duration::from_millis(12 + 1000 + 10));
+        assert_eq!(start.elapsed(), Duration::from_millis(12 + 1000));
         let written = Instant::now();
         assert_eq!(&body.next().await.unwrap()[..], b":\n");
         assert_eq!(written.elapsed(), Duration::from_secs(15));
+        drop(sender.await.unwrap());
+        assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn coalesce_sends_at_once_after_a_quiet_spell_then_once_per_delay() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx)).coalesce(Duration::from_millis(10));
+        assert!(pending_now(&mut body).await);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let start = Instant::now();
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let sender = tokio::spawn(async move {
+            for text in ["b", "c"] {
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                tx.send(Event::new(text)).unwrap();
+            }
+            tx
+        });
+        assert_eq!(&body.next().await.unwrap()[..], b"data: b\n\ndata: c\n\n");
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
         drop(sender.await.unwrap());
         assert!(body.next().await.is_none());
     }
