@@ -26,7 +26,13 @@ pub trait HubFramework: Framework {
     /// adapter's `ResumeFrom` (`Last-Event-ID` header, else
     /// `?last_event_id=`), through the adapter's response type; an invalid
     /// topic answers `400` with the reason.
-    fn serve_hub(hub: Hub) -> impl Future<Output = TestServer> + Send;
+    fn serve_hub(hub: Hub) -> impl Future<Output = TestServer> + Send {
+        Self::serve_hub_route(HubRoute::new(hub))
+    }
+
+    /// Like [`HubFramework::serve_hub`], each stream as `route` says
+    /// ([`hub_route`]).
+    fn serve_hub_route(route: HubRoute) -> impl Future<Output = TestServer> + Send;
 
     /// Like [`HubFramework::serve_hub`], each stream ended by `shutdown`
     /// ([`ssekit::EventStream::shutdown`]), and the server run under the
@@ -41,20 +47,24 @@ pub trait HubFramework: Framework {
     ) -> impl Future<Output = GracefulServer> + Send;
 }
 
-/// What every driver's hub route serves: `hub.subscribe(topic, from)`,
-/// ended by `shutdown` when given; `Err` is the reason for a `400`.
+/// What every driver's hub route serves: `route.hub.subscribe(topic, from)`,
+/// ended by the route's `shutdown` when given and coalescing as it says;
+/// `Err` is the reason for a `400`.
 ///
 /// # Errors
 ///
 /// An invalid topic, with the hub's reason.
 pub fn hub_route(
-    hub: &Hub,
+    route: &HubRoute,
     topic: &str,
     from: ssekit::Resume,
-    shutdown: Option<&ssekit::Shutdown>,
 ) -> Result<ssekit::EventStream<ssekit::Subscription>, String> {
-    let stream = hub.subscribe(topic, from).map_err(|err| err.to_string())?;
-    Ok(match shutdown {
+    let stream = route
+        .hub
+        .subscribe(topic, from)
+        .map_err(|err| err.to_string())?
+        .coalesce(route.coalesce);
+    Ok(match &route.shutdown {
         Some(shutdown) => stream.shutdown(shutdown.clone()),
         None => stream,
     })
@@ -67,6 +77,20 @@ pub struct HubRoute {
     pub hub: Hub,
     /// Ends each stream, for the graceful-shutdown scenario.
     pub shutdown: Option<ssekit::Shutdown>,
+    /// [`ssekit::EventStream::coalesce`] on each stream (zero: off).
+    pub coalesce: Duration,
+}
+
+impl HubRoute {
+    /// The plain route: no shutdown, no coalescing.
+    #[must_use]
+    pub fn new(hub: Hub) -> Self {
+        Self {
+            hub,
+            shutdown: None,
+            coalesce: Duration::ZERO,
+        }
+    }
 }
 
 /// A server under its framework's graceful shutdown.
@@ -96,6 +120,7 @@ macro_rules! for_each_hub_scenario {
             hub_non_reading_client_is_dropped_reading_one_stays,
             hub_thousand_reconnects_deliver_every_event_once_in_order,
             graceful_shutdown_ends_open_streams_cleanly,
+            hub_coalesced_bursts_arrive_whole_and_in_order,
         );
     };
 }
@@ -173,6 +198,45 @@ pub async fn hub_fan_out_reaches_every_subscriber_in_order<F: HubFramework>() {
         for (i, id) in (1..=50).zip(&ids) {
             assert_eq!(next_message(reader).await, (i.to_string(), id.clone()));
         }
+    }
+}
+
+/// Subscribers whose streams coalesce bursts (20 ms; one HTTP/1.1, one
+/// HTTP/2) receive every event of bursts published faster than that, once,
+/// in order, with the ids the publisher was given; an event after a pause
+/// too.
+pub async fn hub_coalesced_bursts_arrive_whole_and_in_order<F: HubFramework>() {
+    let hub = Hub::new();
+    let server = F::serve_hub_route(HubRoute {
+        coalesce: Duration::from_millis(20),
+        ..HubRoute::new(hub.clone())
+    })
+    .await;
+    let mut readers = Vec::new();
+    for version in [Version::Http1, Version::Http2] {
+        readers.push(open_with(server.addr, "/hub/burst", &[], version).await);
+    }
+    let mut ids = Vec::new();
+    for burst in 0..10u32 {
+        ids.extend(publish_range(
+            &hub,
+            "burst",
+            burst * 20 + 1..=burst * 20 + 20,
+        ));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    for reader in &mut readers {
+        for (i, id) in (1..=200).zip(&ids) {
+            assert_eq!(next_message(reader).await, (i.to_string(), id.clone()));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let last = publish_range(&hub, "burst", 201..=201);
+    for reader in &mut readers {
+        assert_eq!(
+            next_message(reader).await,
+            ("201".to_owned(), last[0].clone())
+        );
     }
 }
 

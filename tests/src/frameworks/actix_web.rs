@@ -92,7 +92,7 @@ async fn hub_topic(
     ssekit_actix_web::ResumeFrom(from): ssekit_actix_web::ResumeFrom,
     req: actix_web::HttpRequest,
 ) -> HttpResponse {
-    match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
+    match hub_route(&route, &topic, from) {
         Ok(stream) => SseResponse::from(stream).respond_to(&req),
         Err(reason) => HttpResponse::BadRequest()
             .content_type("text/plain; charset=utf-8")
@@ -135,12 +135,8 @@ async fn run_hub(
 }
 
 impl crate::hub_scenarios::HubFramework for ActixWeb {
-    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let (addr, handle, _finished) = run_hub(HubRoute {
-            hub,
-            shutdown: None,
-        })
-        .await;
+    async fn serve_hub_route(route: HubRoute) -> TestServer {
+        let (addr, handle, _finished) = run_hub(route).await;
         TestServer::new(addr, move || {
             drop(handle.stop(false));
         })
@@ -150,8 +146,8 @@ impl crate::hub_scenarios::HubFramework for ActixWeb {
         let token = shutdown.token().clone();
         let streams = hub.clone();
         let (addr, handle, finished) = run_hub(HubRoute {
-            hub,
             shutdown: Some(shutdown),
+            ..HubRoute::new(hub)
         })
         .await;
         // actix-web's graceful stop, started by the same token once ssekit

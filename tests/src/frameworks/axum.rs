@@ -73,7 +73,7 @@ async fn hub_topic(
     Path(topic): Path<String>,
     ssekit_axum::ResumeFrom(from): ssekit_axum::ResumeFrom,
 ) -> Response {
-    match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
+    match hub_route(&route, &topic, from) {
         Ok(stream) => SseResponse::from(stream).into_response(),
         Err(reason) => (StatusCode::BAD_REQUEST, reason).into_response(),
     }
@@ -86,11 +86,8 @@ fn hub_app(route: HubRoute) -> axum::Router {
 }
 
 impl crate::hub_scenarios::HubFramework for Axum {
-    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let app = hub_app(HubRoute {
-            hub,
-            shutdown: None,
-        });
+    async fn serve_hub_route(route: HubRoute) -> TestServer {
+        let app = hub_app(route);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -104,8 +101,8 @@ impl crate::hub_scenarios::HubFramework for Axum {
     async fn serve_hub_graceful(hub: ssekit::Hub, shutdown: ssekit::Shutdown) -> GracefulServer {
         let token = shutdown.token().clone();
         let app = hub_app(HubRoute {
-            hub,
             shutdown: Some(shutdown),
+            ..HubRoute::new(hub)
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

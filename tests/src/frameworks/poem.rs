@@ -75,7 +75,7 @@ fn hub_topic(
     Path(topic): Path<String>,
     ssekit_poem::ResumeFrom(from): ssekit_poem::ResumeFrom,
 ) -> Response {
-    match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
+    match hub_route(&route, &topic, from) {
         Ok(stream) => SseResponse::from(stream).into_response(),
         Err(reason) => reason
             .with_status(poem::http::StatusCode::BAD_REQUEST)
@@ -92,13 +92,8 @@ async fn hub_acceptor() -> (std::net::SocketAddr, TcpAcceptor) {
 }
 
 impl crate::hub_scenarios::HubFramework for Poem {
-    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let app = Route::new()
-            .at("/hub/:topic", get(hub_topic))
-            .data(HubRoute {
-                hub,
-                shutdown: None,
-            });
+    async fn serve_hub_route(route: HubRoute) -> TestServer {
+        let app = Route::new().at("/hub/:topic", get(hub_topic)).data(route);
         let (addr, acceptor) = hub_acceptor().await;
         let task = tokio::spawn(async move {
             let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
@@ -111,8 +106,8 @@ impl crate::hub_scenarios::HubFramework for Poem {
         let app = Route::new()
             .at("/hub/:topic", get(hub_topic))
             .data(HubRoute {
-                hub,
                 shutdown: Some(shutdown),
+                ..HubRoute::new(hub)
             });
         let (addr, acceptor) = hub_acceptor().await;
         let (finished_tx, finished) = tokio::sync::oneshot::channel();

@@ -85,7 +85,7 @@ fn hub_routes(
         .and(warp::path!("hub" / String))
         .and(ssekit_warp::resume_from())
         .map(move |topic: String, ssekit_warp::ResumeFrom(from)| {
-            match hub_route(&route.hub, &topic, from, route.shutdown.as_ref()) {
+            match hub_route(&route, &topic, from) {
                 Ok(stream) => SseResponse::from(stream).into_response(),
                 Err(reason) => {
                     warp::reply::with_status(reason, warp::http::StatusCode::BAD_REQUEST)
@@ -96,11 +96,8 @@ fn hub_routes(
 }
 
 impl crate::hub_scenarios::HubFramework for Warp {
-    async fn serve_hub(hub: ssekit::Hub) -> TestServer {
-        let routes = hub_routes(HubRoute {
-            hub,
-            shutdown: None,
-        });
+    async fn serve_hub_route(route: HubRoute) -> TestServer {
+        let routes = hub_routes(route);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -112,8 +109,8 @@ impl crate::hub_scenarios::HubFramework for Warp {
     async fn serve_hub_graceful(hub: ssekit::Hub, shutdown: ssekit::Shutdown) -> GracefulServer {
         let token = shutdown.token().clone();
         let routes = hub_routes(HubRoute {
-            hub,
             shutdown: Some(shutdown),
+            ..HubRoute::new(hub)
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
