@@ -196,13 +196,20 @@ pub struct Hub {
 /// unset or 0: they do not (the default, which the fan-out table measures).
 pub const COALESCE_ENV: &str = "SSEKIT_BENCH_COALESCE_MS";
 
-/// The delay of [`COALESCE_ENV`] (zero when unset or not a number).
+/// The delay of [`COALESCE_ENV`]: zero when unset, and when not a whole
+/// number of milliseconds, which is said on stderr.
 #[must_use]
 pub fn coalesce_from_env() -> Duration {
-    std::env::var(COALESCE_ENV)
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(Duration::ZERO, Duration::from_millis)
+    let Ok(value) = std::env::var(COALESCE_ENV) else {
+        return Duration::ZERO;
+    };
+    value.trim().parse().map_or_else(
+        |_| {
+            eprintln!("{COALESCE_ENV}={value:?} is not a whole number of milliseconds: ignored");
+            Duration::ZERO
+        },
+        Duration::from_millis,
+    )
 }
 
 impl Default for Hub {

@@ -369,43 +369,40 @@ impl<S> EventStream<S> {
     }
 
     /// Woken after an idle turn, with coalescing on: whether to wait for the
-    /// burst to gather, the timer set if so. With a keep-alive (or probe),
-    /// until `delay` after the last write, so an event after a quiet spell
-    /// goes at once; not at all when the keep-alive's own timer woke the
-    /// stream (it has fired: every idle turn leaves it armed). The
-    /// keep-alive's timer serves the wait, and when the keep-alive is due is
-    /// kept meanwhile as the time of the frame it is due after, as the idle
-    /// part of `poll_next` reads it. Without one, a full `delay`.
+    /// burst to gather, the timer set if so. An event `delay` or more after
+    /// the last write goes at once; a sooner one waits until `delay` after
+    /// that write, but never past the keep-alive's (or probe's) due time (so
+    /// a keep-alive that is due waits for nothing). With a
+    /// keep-alive the last write is read off its timer (see the idle part of
+    /// `poll_next`) and kept in `last_frame` while the timer serves the
+    /// wait; without one, `last_frame` holds it.
     fn gather(
         timer: &mut Option<Pin<Box<Sleep>>>,
         last_frame: &mut Option<Instant>,
         idle_interval: Option<Duration>,
         delay: Duration,
     ) -> Turn {
-        match (timer.as_mut(), idle_interval) {
+        let last_write = match (timer.as_ref(), idle_interval) {
             (Some(timer), Some(interval)) => {
-                if timer.is_elapsed() {
-                    return Turn::Busy;
-                }
-                let last_write = last_frame.or_else(|| timer.deadline().checked_sub(interval));
-                match last_write.map(|last| last + delay) {
-                    Some(wake_at) if wake_at > Instant::now() => {
-                        *last_frame = last_write;
-                        timer.as_mut().reset(wake_at);
-                        Turn::Gathering
-                    }
-                    _ => Turn::Busy,
-                }
+                last_frame.or_else(|| timer.deadline().checked_sub(interval))
             }
-            (Some(timer), None) => {
-                timer.as_mut().reset(Instant::now() + delay);
-                Turn::Gathering
-            }
-            (None, _) => {
-                *timer = Some(Box::pin(tokio::time::sleep(delay)));
-                Turn::Gathering
-            }
+            (_, None) => *last_frame,
+            // Not idle with a keep-alive timer yet: nothing to go by.
+            (None, Some(_)) => None,
+        };
+        let Some(last) = last_write else {
+            return Turn::Busy;
+        };
+        let wake_at = last + idle_interval.map_or(delay, |interval| delay.min(interval));
+        if wake_at <= Instant::now() {
+            return Turn::Busy;
         }
+        *last_frame = Some(last);
+        match timer {
+            Some(timer) => timer.as_mut().reset(wake_at),
+            None => *timer = Some(Box::pin(tokio::time::sleep_until(wake_at))),
+        }
+        Turn::Gathering
     }
 
     /// How long the stream may be idle before something is written, and what.
@@ -475,8 +472,8 @@ impl<S> EventStream<S> {
     }
 
     /// Lets the events of a burst leave together: an event that comes less
-    /// than `delay` after the stream's last write (or after it first went
-    /// idle) waits until `delay` after it, and then it and every event that came meanwhile are handed on at
+    /// than `delay` after the stream's last write waits until `delay` after
+    /// it, and then it and every event that came meanwhile are handed on at
     /// once, as one write. An event after a quieter spell goes at once, and
     /// a stream that always has events ready never waits. `Duration::ZERO`
     /// (the default) turns it off. Delays are kept to the microsecond, up to
@@ -485,15 +482,19 @@ impl<S> EventStream<S> {
     /// It trades latency for writes: each write is a system call, and with
     /// many subscribers to a busy topic they are most of a server's work. A
     /// stream that receives events more often than every `delay` is written
-    /// about once per `delay`, each event up to `delay` late. The keep-alive
-    /// keeps its interval and counts as a write. Without keep-alive (and
-    /// probe) the stream cannot tell when it last wrote, and the first event
-    /// after every idle turn waits the whole `delay`.
+    /// about once per `delay`, each event (and the stream's end) up to
+    /// `delay` late. The keep-alive keeps its interval: a wait ends when the
+    /// keep-alive is due. For a hub subscription, what waits is still in its
+    /// queue, whose byte bound
+    /// ([`HubBuilder::subscriber_queue_bytes`](crate::HubBuilder::subscriber_queue_bytes))
+    /// must hold what the topic publishes in `delay`, with room to spare, or
+    /// the subscriber is dropped as slow.
     ///
     /// ```
     /// use std::time::Duration;
     /// use futures_util::StreamExt as _;
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap().block_on(async {
+    /// # tokio::runtime::Builder::new_current_thread()
+    /// #     .enable_all().start_paused(true).build().unwrap().block_on(async {
     /// let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<ssekit::Event>();
     /// let events = futures_util::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|e| (e, rx)) });
     /// let mut stream = Box::pin(ssekit::EventStream::new(events).coalesce(Duration::from_millis(20)));
@@ -768,19 +769,23 @@ where
             }
         }
 
-        if *this.turn == Turn::Idle && *this.coalesce_us > 0 && line_end.is_none() {
-            *this.turn = Self::gather(
-                this.timer,
-                this.last_frame,
-                Self::idle_write(this.keep_alive.as_ref(), *this.probe)
-                    .map(|(interval, _)| interval),
-                Duration::from_micros(u64::from(*this.coalesce_us)),
-            );
-        }
-        if *this.turn == Turn::Gathering {
-            if let Some(timer) = this.timer.as_mut() {
-                if timer.as_mut().poll(cx).is_pending() {
-                    return Poll::Pending;
+        // (Idle and gathering turns follow a poll that handed nothing on, so
+        // no long line is open then.)
+        if *this.turn != Turn::Busy && line_end.is_none() {
+            if *this.turn == Turn::Idle && *this.coalesce_us > 0 {
+                *this.turn = Self::gather(
+                    this.timer,
+                    this.last_frame,
+                    Self::idle_write(this.keep_alive.as_ref(), *this.probe)
+                        .map(|(interval, _)| interval),
+                    Duration::from_micros(u64::from(*this.coalesce_us)),
+                );
+            }
+            if *this.turn == Turn::Gathering {
+                if let Some(timer) = this.timer.as_mut() {
+                    if timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
                 }
             }
         }
@@ -814,10 +819,10 @@ where
         }
         let idle_write = Self::idle_write(this.keep_alive.as_ref(), *this.probe);
         if let Some(frame) = batch.finish(this.spares).or_else(|| this.pending.take()) {
-            if idle_write.is_some() && this.timer.is_some() {
+            if (idle_write.is_some() && this.timer.is_some()) || *this.coalesce_us > 0 {
                 // Not a timer reset per frame (a timer-wheel update each):
                 // the timer, when it fires, moves itself to this instant plus
-                // the interval.
+                // the interval. Coalescing reads it too.
                 *this.last_frame = Some(Instant::now());
             }
             return Poll::Ready(Some(frame));
@@ -1339,15 +1344,102 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn coalesce_keeps_the_keep_alive_interval_when_nothing_comes() {
-        let mut body = EventStream::new(stream::pending::<Event>())
+    async fn coalesce_keeps_the_keep_alive_interval() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .coalesce(Duration::from_millis(10));
         let start = Instant::now();
+        assert!(pending_now(&mut body).await);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        // Polls that find nothing (a server may poll for its own reasons)
+        // neither write nor move the keep-alive.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert!(pending_now(&mut body).await);
+        }
         assert_eq!(&body.next().await.unwrap()[..], b":\n");
-        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        assert_eq!(start.elapsed(), Duration::from_secs(20));
         assert_eq!(&body.next().await.unwrap()[..], b":\n");
-        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        assert_eq!(start.elapsed(), Duration::from_secs(35));
+        drop(tx);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn coalesce_never_postpones_the_keep_alive() {
+        // A delay longer than the keep-alive's interval: the wait ends when
+        // the keep-alive is due, and the event goes instead of it.
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(1)))
+            .coalesce(Duration::from_secs(5));
+        let start = Instant::now();
+        assert!(pending_now(&mut body).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        drop(tx);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn coalesce_lets_a_shutdown_through_at_once() {
+        let token = tokio_util::sync::CancellationToken::new();
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .coalesce(Duration::from_secs(1))
+            .shutdown(crate::Shutdown::new(token.clone()).without_final_event());
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        assert!(pending_now(&mut body).await);
+        tx.send(Event::new("b")).unwrap();
+        assert!(pending_now(&mut body).await, "b waits for the burst");
+        let start = Instant::now();
+        token.cancel();
+        assert!(body.next().await.is_none(), "the shutdown ends it at once");
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn coalesce_ends_the_stream_after_what_it_gathered() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx)).coalesce(Duration::from_millis(10));
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        assert!(pending_now(&mut body).await);
+        let start = Instant::now();
+        tx.send(Event::new("b")).unwrap();
+        drop(tx);
+        assert_eq!(&body.next().await.unwrap()[..], b"data: b\n\n");
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
+        assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn coalesce_counts_a_probe_as_a_write() {
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .without_keep_alive()
+            .disconnect_probe(Some(Duration::from_secs(1)))
+            .coalesce(Duration::from_millis(10));
+        let start = Instant::now();
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert!(pending_now(&mut body).await);
+        tx.send(Event::new("a")).unwrap();
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            tx.send(Event::new("b")).unwrap();
+            tx
+        });
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\ndata: b\n\n");
+        assert_eq!(start.elapsed(), Duration::from_millis(1010));
+        drop(sender.await.unwrap());
     }
 
     #[tokio::test(start_paused = true)]
@@ -1364,24 +1456,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn coalesce_without_keep_alive_still_waits_once_per_burst() {
+    async fn coalesce_without_keep_alive_goes_by_the_last_write() {
         let (tx, rx) = mpsc::unbounded_channel::<Event>();
         let mut body = EventStream::new(ReceiverStream(rx))
             .without_keep_alive()
             .coalesce(Duration::from_millis(10));
-        assert!(pending_now(&mut body).await);
         let start = Instant::now();
         tx.send(Event::new("a")).unwrap();
         assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
-        assert_eq!(start.elapsed(), Duration::from_millis(10));
+        assert!(pending_now(&mut body).await);
+        // Soon after a write: waits until the delay after it.
+        tokio::time::sleep(Duration::from_millis(4)).await;
         tx.send(Event::new("b")).unwrap();
-        // Not idle in between (the stream was not polled to Pending): no wait.
         assert_eq!(&body.next().await.unwrap()[..], b"data: b\n\n");
         assert_eq!(start.elapsed(), Duration::from_millis(10));
-        assert!(pending_now(&mut body).await);
+        // Ready while busy (not polled to idle in between): no wait.
         tx.send(Event::new("c")).unwrap();
         assert_eq!(&body.next().await.unwrap()[..], b"data: c\n\n");
-        assert_eq!(start.elapsed(), Duration::from_millis(20));
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
+        assert!(pending_now(&mut body).await);
+        // After a quiet spell: at once.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        tx.send(Event::new("d")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: d\n\n");
+        assert_eq!(start.elapsed(), Duration::from_millis(1010));
         drop(tx);
         assert!(body.next().await.is_none());
     }

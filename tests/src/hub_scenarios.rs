@@ -204,7 +204,8 @@ pub async fn hub_fan_out_reaches_every_subscriber_in_order<F: HubFramework>() {
 /// Subscribers whose streams coalesce bursts (20 ms; one HTTP/1.1, one
 /// HTTP/2) receive every event of bursts published faster than that, once,
 /// in order, with the ids the publisher was given; an event after a pause
-/// too.
+/// too. (That a burst leaves in one write, and when, the unit tests of
+/// `EventStream::coalesce` check, on a paused clock.)
 pub async fn hub_coalesced_bursts_arrive_whole_and_in_order<F: HubFramework>() {
     let hub = Hub::new();
     let server = F::serve_hub_route(HubRoute {
@@ -216,6 +217,7 @@ pub async fn hub_coalesced_bursts_arrive_whole_and_in_order<F: HubFramework>() {
     for version in [Version::Http1, Version::Http2] {
         readers.push(open_with(server.addr, "/hub/burst", &[], version).await);
     }
+    assert_eq!(hub.topic_stats("burst").map(|t| t.subscribers), Some(2));
     let mut ids = Vec::new();
     for burst in 0..10u32 {
         ids.extend(publish_range(

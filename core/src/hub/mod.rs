@@ -94,7 +94,8 @@
 //! everything queued, takes it all under one lock, and the [`EventStream`]
 //! writes it as one frame. For a busy topic,
 //! [`EventStream::coalesce`] on the subscription makes that frame gather
-//! what comes within a set delay too: fewer writes, at up to that delay.
+//! what comes within a set delay too: fewer writes, at up to that delay
+//! (what waits counts against the subscriber's queue bound).
 //!
 //! ## Backplane seam
 //!
