@@ -14,9 +14,10 @@ use std::io;
 use std::os::fd::AsFd as _;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use actix_web::dev::Extensions;
-use tokio::io::Interest;
+use tokio::io::{Interest, ReadBuf};
 
 /// Registers each plain TCP connection so that an [`SseResponse`](crate::SseResponse)
 /// on it ends as soon as the client closes the connection, with nothing
@@ -85,10 +86,137 @@ pub(crate) struct Departure {
     watched: Rc<tokio::net::TcpStream>,
 }
 
-impl Departure {
-    /// Resolves when the client has closed the connection.
-    pub(crate) fn departed(&self) -> Pin<Box<dyn Future<Output = ()>>> {
-        let watched = Rc::clone(&self.watched);
-        Box::pin(async move { wait_for_peer_close(&watched).await })
+/// Resolves when the client has closed the connection; never, for a
+/// connection [`on_connect`] does not watch.
+///
+/// It peeks at the watched duplicate, which consumes nothing: end of stream
+/// (or an error) means the client left. Bytes waiting there (a pipelined
+/// request, which actix-web reads only after this response) hide a close
+/// behind them from a peek, so then it waits for the socket's readiness
+/// flags instead (`EPOLLRDHUP`), in a boxed future made only then.
+pub(crate) struct Departed {
+    watched: Option<Rc<tokio::net::TcpStream>>,
+    behind_bytes: Option<Pin<Box<dyn Future<Output = ()>>>>,
+}
+
+impl Departed {
+    pub(crate) fn new(departure: Option<&Departure>) -> Self {
+        Self {
+            watched: departure.map(|d| Rc::clone(&d.watched)),
+            behind_bytes: None,
+        }
+    }
+}
+
+impl Future for Departed {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let Some(watched) = &this.watched else {
+            return Poll::Pending;
+        };
+        if let Some(behind_bytes) = this.behind_bytes.as_mut() {
+            return behind_bytes.as_mut().poll(cx);
+        }
+        let mut byte = [0u8; 1];
+        match watched.poll_peek(cx, &mut ReadBuf::new(&mut byte)) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(0) | Err(_)) => Poll::Ready(()),
+            Poll::Ready(Ok(_)) => {
+                let watched = Rc::clone(watched);
+                let behind_bytes = this
+                    .behind_bytes
+                    .insert(Box::pin(async move { wait_for_peer_close(&watched).await }));
+                behind_bytes.as_mut().poll(cx)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::{App, HttpServer, Responder as _, web};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::sync::mpsc;
+
+    use crate::SseResponse;
+
+    /// An idle stream (keep-alive 15 s: nothing written while the test
+    /// waits) whose sender reports when it sees the client leave.
+    async fn idle(
+        req: actix_web::HttpRequest,
+        left: web::Data<mpsc::UnboundedSender<()>>,
+    ) -> actix_web::HttpResponse {
+        let (tx, events) = ssekit::channel(1);
+        let left = left.get_ref().clone();
+        actix_web::rt::spawn(async move {
+            tx.closed().await;
+            let _ = left.send(());
+        });
+        SseResponse::from(events).respond_to(&req)
+    }
+
+    /// Opens an idle stream, sends `then` after its request, closes its side
+    /// of the connection, and says whether the server noticed within 5 s.
+    async fn noticed_after(then: &[u8]) -> bool {
+        let (left_tx, mut left) = mpsc::unbounded_channel::<()>();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(left_tx.clone()))
+                .route("/idle", web::get().to(idle))
+        })
+        .on_connect(super::on_connect)
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        client
+            .write_all(b"GET /idle HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("request");
+        let mut head = [0u8; 512];
+        let n = client.read(&mut head).await.expect("response head");
+        assert!(
+            head[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&head[..n])
+        );
+        client
+            .write_all(then)
+            .await
+            .expect("bytes after the request");
+        // The client's FIN, with the socket kept open: a full close with
+        // unread bytes would send a reset, which actix-web notices itself.
+        client.shutdown().await.expect("shutdown");
+        let noticed = tokio::time::timeout(Duration::from_secs(5), left.recv())
+            .await
+            .is_ok();
+        handle.stop(false).await;
+        drop(client);
+        noticed
+    }
+
+    #[actix_web::test]
+    async fn a_client_that_closes_is_noticed_without_a_write() {
+        assert!(noticed_after(b"").await);
+    }
+
+    #[actix_web::test]
+    async fn a_close_behind_a_pipelined_request_is_noticed_too() {
+        // More than actix-web reads ahead while it answers the first
+        // request: bytes stay in the socket, in front of the FIN.
+        let mut pipelined =
+            b"POST /idle HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n".to_vec();
+        pipelined.resize(pipelined.len() + 512 * 1024, b'x');
+        assert!(noticed_after(&pipelined).await);
     }
 }

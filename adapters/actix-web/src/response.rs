@@ -1,6 +1,4 @@
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use actix_web::body::{self, BoxBody};
@@ -11,7 +9,7 @@ use futures_core::Stream;
 use futures_util::StreamExt as _;
 use ssekit::{ChunkItem, EventItem};
 
-use crate::departure::Departure;
+use crate::departure::{Departed, Departure};
 use crate::types::{ChunkedResponse, SseResponse};
 
 /// A fast disconnect probe interval, for connections [`on_connect`](crate::on_connect)
@@ -29,10 +27,7 @@ where
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         // Ends when the client has left, if `on_connect` watches the connection.
-        let departed: Pin<Box<dyn Future<Output = ()>>> = match req.conn_data::<Departure>() {
-            Some(departure) => departure.departed(),
-            None => Box::pin(std::future::pending()),
-        };
+        let departed = Departed::new(req.conn_data::<Departure>());
         // actix-web copies every frame into its write buffer: a long data
         // line is better handed to it uncopied than copied twice.
         let stream = self.into_inner().pass_long_lines(true).take_until(departed);
