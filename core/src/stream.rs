@@ -239,7 +239,9 @@ pin_project! {
         // Boxed so that the stream is `Unpin` whenever `S` is; made on the
         // first idle poll, so a stream that never idles never allocates it.
         timer: Option<Pin<Box<Sleep>>>,
-        // When the last frame was written, if after the timer was set.
+        // When the last frame was written, if after the timer was set (with
+        // coalescing, always); while a burst gathers on the keep-alive's
+        // timer, the time of the write the keep-alive is due after.
         last_frame: Option<Instant>,
         keep_alive: Option<KeepAlive>,
         probe: Probe,
@@ -472,9 +474,10 @@ impl<S> EventStream<S> {
     }
 
     /// Lets the events of a burst leave together: an event that comes less
-    /// than `delay` after the stream's last write waits until `delay` after
-    /// it, and then it and every event that came meanwhile are handed on at
-    /// once, as one write. An event after a quieter spell goes at once, and
+    /// than `delay` after the stream's last write (with a keep-alive, or
+    /// after the stream first went idle) waits until `delay` after it, and
+    /// then it and every event that came meanwhile are handed on at once, as
+    /// one write. An event after a quieter spell goes at once, and
     /// a stream that always has events ready never waits. `Duration::ZERO`
     /// (the default) turns it off. Delays are kept to the microsecond, up to
     /// about 71 minutes.
@@ -488,7 +491,9 @@ impl<S> EventStream<S> {
     /// queue, whose byte bound
     /// ([`HubBuilder::subscriber_queue_bytes`](crate::HubBuilder::subscriber_queue_bytes))
     /// must hold what the topic publishes in `delay`, with room to spare, or
-    /// the subscriber is dropped as slow.
+    /// the subscriber is dropped as slow. A [`shutdown`](Self::shutdown)
+    /// does not wait for a burst to gather: what waits is not written,
+    /// like anything else the inner stream has not yielded.
     ///
     /// ```
     /// use std::time::Duration;
@@ -1366,6 +1371,23 @@ mod tests {
         assert_eq!(&body.next().await.unwrap()[..], b":\n");
         assert_eq!(start.elapsed(), Duration::from_secs(35));
         drop(tx);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn coalesce_keeps_the_keep_alive_due_across_an_empty_wait() {
+        let mut body = EventStream::new(stream::pending::<Event>())
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .coalesce(Duration::from_millis(10));
+        let start = Instant::now();
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+        // A poll that finds nothing soon after that write starts a wait on
+        // the keep-alive's timer; when it ends, the keep-alive is still due
+        // 15 s after the last one.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert!(pending_now(&mut body).await);
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
     }
 
     #[tokio::test(start_paused = true)]
