@@ -86,19 +86,13 @@ pub(crate) struct Departure {
     watched: Rc<tokio::net::TcpStream>,
 }
 
-/// Resolves when the client has closed the connection; never, for a
-/// connection [`on_connect`] does not watch.
-///
-/// It peeks at the watched duplicate, which consumes nothing: end of stream
-/// (or an error) means the client left. Bytes waiting there (a pipelined
-/// request, which actix-web reads only after this response) hide a close
-/// behind them from a peek, so then it waits for the socket's readiness
-/// flags instead (`EPOLLRDHUP`), in a boxed future made only then. The
-/// first poll of a response usually costs one peek that finds nothing (the
-/// request's own bytes left the duplicate marked readable); the wait itself
-/// costs nothing. It takes the duplicate's one reader-waker slot: sound, as
-/// actix-web answers a connection's requests one at a time, so at most one
-/// `Departed` waits on a connection.
+/// Resolves when the client has closed the connection (never, unwatched).
+/// It peeks at the watched duplicate, consuming nothing: end of stream or an
+/// error means the client left. Bytes there (a pipelined request) would hide
+/// a close behind them from a peek, so then it waits for the readiness flags
+/// (`EPOLLRDHUP`) in a boxed future made only then. A response's first poll
+/// usually costs one empty peek. It takes the duplicate's one reader-waker
+/// slot: actix-web answers a connection's requests one at a time.
 pub(crate) struct Departed {
     watched: Option<Rc<tokio::net::TcpStream>>,
     behind_bytes: Option<Pin<Box<dyn Future<Output = ()>>>>,
@@ -143,137 +137,30 @@ impl Future for Departed {
 mod tests {
     use std::time::Duration;
 
-    use actix_web::dev::ServerHandle;
-    use actix_web::{App, HttpServer, Responder as _, web};
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    use tokio::net::TcpStream;
-    use tokio::sync::mpsc;
+    use tokio::io::AsyncWriteExt as _;
     use tokio::time::timeout;
 
-    use crate::SseResponse;
-
-    /// Where the route hands each stream's push channel to the test.
-    type Senders = mpsc::UnboundedSender<ssekit::Sender>;
-
-    /// An idle stream (keep-alive 15 s: nothing is written while a test
-    /// waits) whose sender goes to the test.
-    async fn idle(
-        req: actix_web::HttpRequest,
-        senders: web::Data<Senders>,
-    ) -> actix_web::HttpResponse {
-        let (tx, events) = ssekit::channel(1);
-        let _ = senders.send(tx);
-        SseResponse::from(events).respond_to(&req)
-    }
-
-    /// A server on 127.0.0.1:0 with the adapter's `on_connect`, a raw
-    /// client with an idle stream open on it (its response head read), and
-    /// that stream's sender.
-    async fn open_idle() -> (ServerHandle, TcpStream, ssekit::Sender) {
-        let (senders, mut opened) = mpsc::unbounded_channel();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(senders.clone()))
-                .route("/idle", web::get().to(idle))
-        })
-        .on_connect(super::on_connect)
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .expect("listen")
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        let mut client = TcpStream::connect(addr).await.expect("connect");
-        client
-            .write_all(b"GET /idle HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .expect("request");
-        let mut head = [0u8; 512];
-        let n = client.read(&mut head).await.expect("response head");
-        assert!(
-            head[..n].starts_with(b"HTTP/1.1 200"),
-            "{:?}",
-            String::from_utf8_lossy(&head[..n])
-        );
-        let tx = opened.recv().await.expect("the stream's sender");
-        (handle, client, tx)
-    }
-
-    /// Closes the client's side (its FIN; the socket stays open, as a full
-    /// close with unread bytes would send a reset, which actix-web notices
-    /// itself) and says whether the stream's sender saw it within 5 s.
-    async fn noticed_after_fin(client: &mut TcpStream, tx: &ssekit::Sender) -> bool {
-        client.shutdown().await.expect("shutdown");
-        timeout(Duration::from_secs(5), tx.closed()).await.is_ok()
-    }
-
-    /// The watch itself, on a connection whose server side nobody reads:
-    /// bytes alone are no departure, and the FIN behind them is one (the
-    /// peek sees the bytes, not the FIN, so this takes the readiness wait).
+    /// The watch on a connection nobody reads: bytes alone are no departure,
+    /// and the FIN behind them is one (a peek sees the bytes, not the FIN).
     #[actix_web::test]
     async fn a_close_behind_unread_bytes_is_a_departure() {
-        timeout(Duration::from_secs(20), async {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-            let mut client = TcpStream::connect(listener.local_addr().expect("local addr"))
-                .await
-                .expect("connect");
-            let (server_side, _) = listener.accept().expect("accept");
-            let duplicate = server_side.try_clone().expect("dup");
-            duplicate.set_nonblocking(true).expect("non-blocking");
-            let departure = super::Departure {
-                watched: std::rc::Rc::new(TcpStream::from_std(duplicate).expect("register")),
-            };
-            let mut departed = std::pin::pin!(super::Departed::new(Some(&departure)));
-            client.write_all(&[b'x'; 1024]).await.expect("bytes");
-            let early = timeout(Duration::from_millis(100), departed.as_mut()).await;
-            assert!(early.is_err(), "bytes are not a departure");
-            client.shutdown().await.expect("shutdown");
-            let noticed = timeout(Duration::from_secs(5), departed).await;
-            assert!(noticed.is_ok(), "the FIN behind the bytes is");
-            drop(server_side);
-        })
-        .await
-        .expect("bounded");
-    }
-
-    #[actix_web::test]
-    async fn a_client_that_closes_is_noticed_without_a_write() {
-        timeout(Duration::from_secs(20), async {
-            let (handle, mut client, tx) = open_idle().await;
-            assert!(noticed_after_fin(&mut client, &tx).await);
-            handle.stop(false).await;
-        })
-        .await
-        .expect("bounded");
-    }
-
-    #[actix_web::test]
-    async fn bytes_after_the_request_are_no_departure_and_a_close_behind_them_is() {
-        timeout(Duration::from_secs(20), async {
-            let (handle, mut client, tx) = open_idle().await;
-            // A pipelined request, which actix-web reads only after this
-            // response (the bytes may sit in the socket until then).
-            let pipelined = b"GET /idle HTTP/1.1\r\nhost: x\r\n\r\n";
-            client.write_all(pipelined).await.expect("pipelined bytes");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            assert!(!tx.is_closed(), "bytes are not a departure");
-            tx.send(ssekit::Event::new("still here"))
-                .await
-                .expect("the stream is open");
-            let mut seen = Vec::new();
-            while !seen.windows(16).any(|w| w == b"data: still here") {
-                let mut buf = [0u8; 1024];
-                let n = client.read(&mut buf).await.expect("read");
-                assert!(n > 0, "the stream ended");
-                seen.extend_from_slice(&buf[..n]);
-            }
-            assert!(noticed_after_fin(&mut client, &tx).await);
-            handle.stop(false).await;
-        })
-        .await
-        .expect("bounded");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let connect = tokio::net::TcpStream::connect(listener.local_addr().expect("addr"));
+        let five = Duration::from_secs(5);
+        let mut client = timeout(five, connect).await.expect("bound");
+        let (server_side, _) = listener.accept().expect("accept");
+        let duplicate = server_side.try_clone().expect("dup");
+        duplicate.set_nonblocking(true).expect("non-blocking");
+        let watched = tokio::net::TcpStream::from_std(duplicate).expect("register");
+        let mut departed = std::pin::pin!(super::Departed {
+            watched: Some(std::rc::Rc::new(watched)),
+            behind_bytes: None,
+        });
+        let client = client.as_mut().expect("connect");
+        client.write_all(&[b'x'; 1024]).await.expect("bytes");
+        let early = timeout(Duration::from_millis(100), departed.as_mut()).await;
+        assert!(early.is_err(), "bytes are no departure");
+        client.shutdown().await.expect("FIN");
+        assert!(timeout(five, departed).await.is_ok());
     }
 }
