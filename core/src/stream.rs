@@ -287,7 +287,7 @@ enum Probe {
 }
 
 /// What a probe writes when keep-alive is off: a lone comment line.
-const PROBE_BYTES: &[u8] = b":\n";
+static PROBE: Bytes = Bytes::from_static(b":\n");
 
 impl<S> EventStream<S>
 where
@@ -388,9 +388,7 @@ impl<S> EventStream<S> {
             (Some(timer), Some(interval)) => {
                 last_frame.or_else(|| timer.deadline().checked_sub(interval))
             }
-            (_, None) => *last_frame,
-            // Not idle with a keep-alive timer yet: nothing to go by.
-            (None, Some(_)) => None,
+            _ => *last_frame,
         };
         let Some(last) = last_write else {
             return Turn::Busy;
@@ -408,16 +406,18 @@ impl<S> EventStream<S> {
     }
 
     /// How long the stream may be idle before something is written, and what.
-    fn idle_write(keep_alive: Option<&KeepAlive>, probe: Probe) -> Option<(Duration, Bytes)> {
+    /// (Borrowed: most polls only look at it; the bytes are cloned when
+    /// written.)
+    fn idle_write(keep_alive: Option<&KeepAlive>, probe: Probe) -> Option<(Duration, &Bytes)> {
         let probe = match probe {
             Probe::Every(interval) => Some(interval),
             Probe::Unset | Probe::Off => None,
         };
         match (keep_alive, probe) {
             (None, None) => None,
-            (Some(k), None) => Some((k.interval, k.bytes.clone())),
-            (None, Some(p)) => Some((p, Bytes::from_static(PROBE_BYTES))),
-            (Some(k), Some(p)) => Some((k.interval.min(p), k.bytes.clone())),
+            (Some(k), None) => Some((k.interval, &k.bytes)),
+            (None, Some(p)) => Some((p, &PROBE)),
+            (Some(k), Some(p)) => Some((k.interval.min(p), &k.bytes)),
         }
     }
 
@@ -859,7 +859,7 @@ where
                 Some(last) if last + interval > now => timer.as_mut().reset(last + interval),
                 _ => {
                     timer.as_mut().reset(now + interval);
-                    return Poll::Ready(Some(bytes));
+                    return Poll::Ready(Some(bytes.clone()));
                 }
             }
         }

@@ -456,6 +456,19 @@ async fn idle_open(server: &Server, plan: Plan) -> Result<Holding, String> {
     })
 }
 
+/// The median of one measure over one server's samples under one key (a
+/// stream shape, a fan-out setting); `None` when that server or key did
+/// not run.
+fn median_of<T>(
+    samples: &BTreeMap<(usize, usize), Vec<T>>,
+    server: Option<usize>,
+    key: usize,
+    measure: impl Fn(&T) -> Option<f64>,
+) -> Option<f64> {
+    let runs = samples.get(&(server?, key))?;
+    Some(median(&runs.iter().filter_map(measure).collect::<Vec<_>>()))
+}
+
 /// The median of one server's samples for one shape; NaN when there are
 /// none (a server or shape not run).
 fn median_at(
@@ -463,9 +476,7 @@ fn median_at(
     server: Option<usize>,
     shape: usize,
 ) -> f64 {
-    server
-        .and_then(|i| samples.get(&(i, shape)))
-        .map_or(f64::NAN, |v| median(v))
+    median_of(samples, server, shape, |v| Some(*v)).unwrap_or(f64::NAN)
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -851,9 +862,7 @@ async fn run() -> ExitCode {
         for framework in FRAMEWORKS {
             // The median over one server's runs of one measure, if it ran.
             let at = |flavour: &str, measure: fn(&Fanout) -> Option<f64>| {
-                index(framework, flavour)
-                    .and_then(|i| fan.get(&(i, f)))
-                    .map(|runs| median(&runs.iter().filter_map(measure).collect::<Vec<_>>()))
+                median_of(&fan, index(framework, flavour), f, measure)
             };
             let get = |flavour: &str| {
                 let missing = index(framework, flavour)
