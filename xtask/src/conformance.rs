@@ -340,6 +340,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> ExitCode {
             "--",
         ])
         .args(&filters)
+        .envs(crate::ci_cargo_env())
         .current_dir(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
