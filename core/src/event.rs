@@ -76,6 +76,7 @@ impl EventId {
     ///
     /// [`InvalidValue`] when `value` contains CR, LF or NUL, or is longer than
     /// [`MAX_EVENT_ID_LEN`] bytes.
+    #[inline]
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         match check(&value, Field::Id) {
@@ -138,6 +139,7 @@ impl EventType {
     /// # Errors
     ///
     /// [`InvalidValue`] when `value` contains CR or LF.
+    #[inline]
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         match check(&value, Field::Event) {
@@ -286,6 +288,7 @@ impl Event {
     /// let event = ssekit::Event::new("hello");
     /// assert_eq!(&event.encode()[..], b"data: hello\n\n");
     /// ```
+    #[inline]
     pub fn new(data: impl Into<Cow<'static, str>>) -> Self {
         Self::default().data(data)
     }
@@ -300,6 +303,7 @@ impl Event {
     /// clients, though its `id` and `retry` still take effect.
     ///
     /// Spec: [the `data` field](https://html.spec.whatwg.org/multipage/server-sent-events.html#dispatchMessage).
+    #[inline]
     pub fn data(mut self, data: impl Into<Cow<'static, str>>) -> Self {
         self.data = Some(data.into());
         self
@@ -308,6 +312,7 @@ impl Event {
     /// Sets the `id` field (`id: <id>` on the wire).
     ///
     /// Spec: [the `id` field](https://html.spec.whatwg.org/multipage/server-sent-events.html#concept-event-stream-last-event-id).
+    #[inline]
     pub fn id(mut self, id: EventId) -> Self {
         self.id = Some(id);
         self
@@ -319,6 +324,7 @@ impl Event {
     ///
     /// [`InvalidValue`] when `id` contains CR, LF or NUL or is too long; the
     /// event is dropped with it, so handle the error before building further.
+    #[inline]
     pub fn try_id(self, id: impl Into<String>) -> Result<Self, InvalidValue> {
         Ok(self.id(EventId::new(id)?))
     }
@@ -326,6 +332,7 @@ impl Event {
     /// Sets the `event` field (`event: <type>` on the wire).
     ///
     /// Spec: [the `event` field](https://html.spec.whatwg.org/multipage/server-sent-events.html#dispatchMessage).
+    #[inline]
     pub fn event(mut self, event: EventType) -> Self {
         self.event = Some(event);
         self
@@ -337,6 +344,7 @@ impl Event {
     /// # Errors
     ///
     /// [`InvalidValue`] when `event` contains CR or LF.
+    #[inline]
     pub fn try_event(self, event: impl Into<String>) -> Result<Self, InvalidValue> {
         Ok(self.event(EventType::new(event)?))
     }
@@ -345,6 +353,7 @@ impl Event {
     /// Sent in whole milliseconds (`retry: 2000`), rounded down.
     ///
     /// Spec: [the `retry` field](https://html.spec.whatwg.org/multipage/server-sent-events.html#concept-event-stream-reconnection-time).
+    #[inline]
     pub fn retry(mut self, retry: Duration) -> Self {
         self.retry = Some(retry);
         self
@@ -352,6 +361,7 @@ impl Event {
 
     /// Adds a comment: `: <text>` lines, which clients ignore. A comment with
     /// line breaks becomes several comment lines, never a field.
+    #[inline]
     pub fn comment(mut self, text: impl Into<Cow<'static, str>>) -> Self {
         self.comments.push(text.into());
         self

@@ -61,6 +61,7 @@ pub struct ItemFailed(());
 
 impl sealed::Sealed for Event {}
 impl EventItem for Event {
+    #[inline]
     fn into_frame(self) -> Result<Frame, ItemFailed> {
         Ok(Frame::Event(self))
     }
@@ -68,6 +69,7 @@ impl EventItem for Event {
 
 impl sealed::Sealed for EncodedEvent {}
 impl EventItem for EncodedEvent {
+    #[inline]
     fn into_frame(self) -> Result<Frame, ItemFailed> {
         Ok(Frame::Encoded(self.0))
     }
@@ -75,18 +77,25 @@ impl EventItem for EncodedEvent {
 
 impl<T: EventItem, E: std::error::Error> sealed::Sealed for Result<T, E> {}
 impl<T: EventItem, E: std::error::Error> EventItem for Result<T, E> {
+    #[inline]
     fn into_frame(self) -> Result<Frame, ItemFailed> {
         match self {
             Ok(item) => item.into_frame(),
-            Err(error) => {
-                tracing::error!(
-                    error = %ErrorChain(&error),
-                    "ssekit: the event stream yielded an error; ending the response"
-                );
-                Err(ItemFailed(()))
-            }
+            Err(error) => Err(item_failed(&error)),
         }
     }
+}
+
+/// Logs an item's error: out of line, so that the path of every event stays
+/// small enough to inline.
+#[cold]
+#[inline(never)]
+fn item_failed(error: &dyn std::error::Error) -> ItemFailed {
+    tracing::error!(
+        error = %ErrorChain(error),
+        "ssekit: the event stream yielded an error; ending the response"
+    );
+    ItemFailed(())
 }
 
 /// Displays an error with its sources: `outer: inner: innermost`.
