@@ -136,7 +136,7 @@ use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::event::{EncodedEvent, Event, EventId, EventType};
 use crate::last_event_id::Resume;
@@ -786,6 +786,10 @@ fn position_id(position: Position) -> EventId {
     EventId::new(position.to_string()).unwrap_or_else(|_| EventId::from_static(""))
 }
 
+/// What follows the `id` line of the position marker: the blank line that
+/// ends the event.
+static BLANK_LINE: EncodedEvent = EncodedEvent(Bytes::from_static(b"\n"));
+
 /// `id: <position>\n` followed by the encoded event without id.
 fn with_id(position: Position, body: &EncodedEvent) -> EncodedEvent {
     // `id: ` + 12 hex digits + `-` + at most 20 digits + `\n`: one
@@ -1149,13 +1153,17 @@ impl Inner {
         top: Position,
         lookup: Option<Lookup>,
     ) -> std::collections::VecDeque<EncodedEvent> {
-        let mut preface = std::collections::VecDeque::new();
+        // Sized exactly: the deque is freed once the preface is yielded.
+        let mut preface = std::collections::VecDeque::with_capacity(match &lookup {
+            Some(Lookup::Resume(replay)) => replay.len(),
+            None | Some(Lookup::Reset(_)) => 1,
+        });
         match lookup {
             None => {
                 // The position alone: the browser stores it as its last
                 // event id, so even a reconnect before the first event
                 // resumes without a gap. Not dispatched (no data).
-                preface.push_back(Event::default().id(position_id(top)).encode());
+                preface.push_back(with_id(top, &BLANK_LINE));
                 tracing::debug!(topic = name, position = %top, "ssekit hub: subscribed live");
             }
             Some(Lookup::Resume(replay)) => {
