@@ -650,10 +650,12 @@ struct Batch {
 }
 
 impl Batch {
+    #[inline]
     fn len(&self) -> usize {
         self.joined.len() + self.held.as_ref().map_or(0, Bytes::len)
     }
 
+    #[inline]
     fn is_empty(&self) -> bool {
         self.joined.is_empty() && self.held.is_none()
     }
@@ -661,6 +663,7 @@ impl Batch {
     /// Adds a frame; returns it as its own `Bytes` instead when it is large:
     /// it must then follow the batch, which ends. With `long_lines`, the
     /// data of one long line is handed on as it is.
+    #[inline]
     fn push(&mut self, frame: Frame, spares: &mut Spares, long_lines: bool) -> Option<Large> {
         match frame {
             Frame::Event(mut event) => {
