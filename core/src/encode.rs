@@ -47,18 +47,6 @@ const fn field_len(name: &[u8], value_len: usize) -> usize {
     }
 }
 
-#[inline]
-fn put_field(buf: &mut BytesMut, name: &[u8], value: &[u8]) {
-    buf.put_slice(name);
-    if value.is_empty() {
-        buf.put_slice(b":\n");
-    } else {
-        buf.put_slice(b": ");
-        buf.put_slice(value);
-        buf.put_u8(b'\n');
-    }
-}
-
 /// Writes every line of `text` as a field: `prefix` (`"data: "`) then the
 /// line and `\n`, or `empty` (`"data:\n"`) for an empty line. Lines are
 /// split at `\r\n`, `\r` and `\n`; the empty text is one empty line, and a
@@ -151,9 +139,10 @@ fn digits(mut n: u128) -> usize {
     count
 }
 
-/// Appends `event` to `buf`, reserving room for it first.
-pub(crate) fn encode_into(event: &Event, buf: &mut BytesMut) {
-    buf.reserve(size_hint(event));
+/// Appends `event` to `buf`, reserving `hint` bytes (its [`size_hint`])
+/// first.
+pub(crate) fn encode_into(event: &Event, hint: usize, buf: &mut BytesMut) {
+    buf.reserve(hint);
     put_fields_before_data(event, buf);
     if let Some(data) = &event.data {
         put_lines(buf, b"data: ", b"data:\n", data);
@@ -167,10 +156,10 @@ fn put_fields_before_data(event: &Event, buf: &mut BytesMut) {
         put_lines(buf, b": ", b":\n", comment);
     }
     if let Some(id) = &event.id {
-        put_field(buf, b"id", id.as_str().as_bytes());
+        put_line(buf, b"id: ", b"id:\n", id.as_str().as_bytes());
     }
     if let Some(ty) = &event.event {
-        put_field(buf, b"event", ty.as_str().as_bytes());
+        put_line(buf, b"event: ", b"event:\n", ty.as_str().as_bytes());
     }
     if let Some(retry) = event.retry {
         let mut text = [0u8; 40];
@@ -185,7 +174,7 @@ fn put_fields_before_data(event: &Event, buf: &mut BytesMut) {
                 break;
             }
         }
-        put_field(buf, b"retry", &text[start..]);
+        put_line(buf, b"retry: ", b"retry:\n", &text[start..]);
     }
 }
 
@@ -222,7 +211,7 @@ pub(crate) fn encode_head_into(event: &Event, buf: &mut BytesMut) {
 /// Encodes `event` into one allocation of its own.
 pub(crate) fn encode(event: &Event) -> Bytes {
     let mut buf = BytesMut::new();
-    encode_into(event, &mut buf);
+    encode_into(event, size_hint(event), &mut buf);
     buf.freeze()
 }
 

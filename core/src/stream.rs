@@ -612,7 +612,7 @@ impl Spares {
             return encode::encode(event);
         }
         let mut buf = self.take();
-        encode::encode_into(event, &mut buf);
+        encode::encode_into(event, hint, &mut buf);
         let frame = buf.split().freeze();
         self.keep(buf);
         frame
@@ -682,7 +682,7 @@ impl Batch {
                     return Some(Large::Frame(spares.encode_large(&event, hint)));
                 }
                 self.make_room(spares, hint);
-                encode::encode_into(&event, &mut self.joined);
+                encode::encode_into(&event, hint, &mut self.joined);
                 None
             }
             Frame::Encoded(bytes) => {
