@@ -232,6 +232,9 @@ struct Fanout {
     /// Server CPU per delivery (ns), from the publish request until every
     /// subscriber has read every message.
     cpu_ns_per_delivery: Option<f64>,
+    /// This load client's CPU over the same span, in % of one core: near
+    /// 100, the client's own reading bounds the latencies it measures.
+    client_busy_percent: Option<f64>,
 }
 
 async fn fanout_run(
@@ -285,6 +288,8 @@ async fn fanout_run(
         });
     }
     let cpu_before = cpu_ns(pid);
+    let client_before = cpu_ns(std::process::id());
+    let published = Instant::now();
     let publish = format!("/bench/publish?n={messages}&size=128&rate={rate}");
     let response = client::request(addr, "POST", &publish)
         .await
@@ -302,6 +307,9 @@ async fn fanout_run(
         }
     }
     let cpu_after = cpu_ns(pid);
+    let client_busy_percent = client_before
+        .zip(cpu_ns(std::process::id()))
+        .map(|(a, b)| b.saturating_sub(a) as f64 / published.elapsed().as_nanos() as f64 * 100.0);
     let expected = subs * messages as usize;
     let missing = expected.saturating_sub(all.len());
     let cpu_ns_per_delivery = cpu_before
@@ -316,6 +324,7 @@ async fn fanout_run(
         p99_early_ms: percentile_ms(&early, 0.99),
         missing,
         cpu_ns_per_delivery,
+        client_busy_percent,
     })
 }
 
@@ -855,9 +864,9 @@ async fn run() -> ExitCode {
         }
     );
     println!(
-        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | p99 of the first 80 % of messages, built-in / ssekit (ratio) | server CPU per delivery, ns, built-in / ssekit |"
+        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | p99 of the first 80 % of messages, built-in / ssekit (ratio) | server CPU per delivery, ns, built-in / ssekit | load client's CPU, % of its core, built-in / ssekit run |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
         for framework in FRAMEWORKS {
             // The median over one server's runs of one measure, if it ran.
@@ -891,13 +900,16 @@ async fn run() -> ExitCode {
             let cpu = |flavour: &str| at(flavour, |r| r.cpu_ns_per_delivery).unwrap_or(f64::NAN);
             let early = |flavour: &str| at(flavour, |r| Some(r.p99_early_ms)).unwrap_or(f64::NAN);
             let (eb, es) = (early("builtin"), early("ssekit"));
+            let busy = |flavour: &str| at(flavour, |r| r.client_busy_percent).unwrap_or(f64::NAN);
             println!(
-                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} | {eb:.2} / {es:.2} ({:.2}x) | {:.0} / {:.0} |",
+                "| {framework} | {subs} x {messages} at {rate}/s | {} | {} | {ratio} | {eb:.2} / {es:.2} ({:.2}x) | {:.0} / {:.0} | {:.0} / {:.0} |",
                 show(b),
                 show(s),
                 eb / es,
                 cpu("builtin"),
                 cpu("ssekit"),
+                busy("builtin"),
+                busy("ssekit"),
             );
         }
     }
