@@ -232,12 +232,15 @@ fn e2e(root: &Path) -> ExitCode {
 }
 
 /// What every cargo that `ci` and `e2e` run adds to its environment. On a CI
-/// machine (`CI` set) incremental compilation is off: a fresh clone builds
-/// each crate once, and the incremental caches took 2.2 GB of the 7.2 GB
-/// target directory a fresh run left (fee3617), on a disk shared with the
-/// rest of the machine.
+/// machine (`CI` set, and not to `false` or `0`) incremental compilation is
+/// off: a fresh clone builds each crate once, and the incremental caches
+/// took 2.2 GB of the 7.2 GB target directory that a fresh run of `.ci/run`
+/// left, on a disk shared with the rest of the machine.
 pub(crate) fn ci_cargo_env() -> Option<(&'static str, &'static str)> {
-    std::env::var_os("CI").map(|_| ("CARGO_INCREMENTAL", "0"))
+    std::env::var("CI")
+        .ok()
+        .filter(|ci| !matches!(ci.as_str(), "" | "0" | "false"))
+        .map(|_| ("CARGO_INCREMENTAL", "0"))
 }
 
 fn run_commands(root: &Path, commands: &[Cmd]) -> Result<(), String> {

@@ -1153,18 +1153,16 @@ impl Inner {
         top: Position,
         lookup: Option<Lookup>,
     ) -> std::collections::VecDeque<EncodedEvent> {
-        // Sized exactly: the deque is freed once the preface is yielded.
-        let mut preface = std::collections::VecDeque::with_capacity(match &lookup {
-            Some(Lookup::Resume(replay)) => replay.len(),
-            None | Some(Lookup::Reset(_)) => 1,
-        });
+        // Sized to what it holds: the deque is freed once the preface is
+        // yielded.
+        let one = |event: EncodedEvent| std::collections::VecDeque::from([event]);
         match lookup {
             None => {
+                tracing::debug!(topic = name, position = %top, "ssekit hub: subscribed live");
                 // The position alone: the browser stores it as its last
                 // event id, so even a reconnect before the first event
                 // resumes without a gap. Not dispatched (no data).
-                preface.push_back(with_id(top, &BLANK_LINE));
-                tracing::debug!(topic = name, position = %top, "ssekit hub: subscribed live");
+                one(with_id(top, &BLANK_LINE))
             }
             Some(Lookup::Resume(replay)) => {
                 let n = replay.len() as u64;
@@ -1175,7 +1173,8 @@ impl Inner {
                     replayed = n,
                     "ssekit hub: subscribed, resumed"
                 );
-                preface.extend(replay);
+                // The replay's own buffer becomes the preface.
+                std::collections::VecDeque::from(replay)
             }
             Some(Lookup::Reset(reason)) => {
                 self.stats.resets[reset_index(reason)].fetch_add(1, Ordering::Relaxed);
@@ -1185,15 +1184,12 @@ impl Inner {
                     position = %top,
                     "ssekit hub: subscribed after a reset"
                 );
-                preface.push_back(
-                    Event::new(reason.as_str())
-                        .event(RESET_EVENT_TYPE)
-                        .id(position_id(top))
-                        .encode(),
-                );
+                one(Event::new(reason.as_str())
+                    .event(RESET_EVENT_TYPE)
+                    .id(position_id(top))
+                    .encode())
             }
         }
-        preface
     }
 
     fn subscribe(self: Arc<Self>, name: &str, from: Resume) -> Result<Subscription, HubError> {
