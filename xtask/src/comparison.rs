@@ -31,6 +31,7 @@ pub(crate) fn run(root: &Path) -> ExitCode {
             "--bin",
             "builtin_comparison",
         ])
+        .envs(crate::ci_cargo_env())
         .current_dir(root)
         .output();
     let table = match output {

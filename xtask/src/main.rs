@@ -231,7 +231,8 @@ fn e2e(root: &Path) -> ExitCode {
     }
 }
 
-/// What every cargo that `ci` and `e2e` run adds to its environment. On a CI
+/// What every dev-profile cargo that xtask runs (`ci`, `e2e`, `conformance`,
+/// `builtin-comparison`) adds to its environment. On a CI
 /// machine (`CI` set, and not to `false` or `0`) incremental compilation is
 /// off: a fresh clone builds each crate once, and the incremental caches
 /// took 2.2 GB of the 7.2 GB target directory that a fresh run of `.ci/run`
