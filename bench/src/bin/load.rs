@@ -232,9 +232,9 @@ struct Fanout {
     /// Server CPU per delivery (ns), from the publish request until every
     /// subscriber has read every message.
     cpu_ns_per_delivery: Option<f64>,
-    /// This load client's CPU over the same span, in % of the CPUs it runs
-    /// on: near 100, the client's own reading bounds the latencies it
-    /// measures (an average: short saturated stretches hide in it).
+    /// This load client's CPU over the same span, in % of its one thread:
+    /// near 100, the client's own reading bounds the latencies it measures
+    /// (an average: short saturated stretches hide in it).
     client_busy_percent: Option<f64>,
 }
 
@@ -285,7 +285,10 @@ async fn fanout_run(
                     _ => break,
                 }
             }
-            latencies
+            // Kept open until every subscriber is done: a client leaving
+            // early would have the server (and this client) tear its
+            // connection down while the others still wait for messages.
+            (latencies, response)
         });
     }
     let cpu_before = cpu_ns(pid);
@@ -301,19 +304,21 @@ async fn fanout_run(
     drop(response);
     let mut all: Vec<u64> = Vec::with_capacity(subs * messages as usize);
     let mut early: Vec<u64> = Vec::with_capacity(subs * messages as usize * 4 / 5 + subs);
+    let mut done = Vec::with_capacity(subs);
     while let Some(joined) = set.join_next().await {
-        if let Ok(latencies) = joined {
+        if let Ok((latencies, response)) = joined {
+            done.push(response);
             all.extend(latencies.iter().map(|&(ns, _)| ns));
             early.extend(latencies.iter().filter(|&&(_, e)| e).map(|&(ns, _)| ns));
         }
     }
     let span = published.elapsed();
     let cpu_after = cpu_ns(pid);
-    // The client's runtime has a worker per CPU it may use (after `taskset`).
-    let client_cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let client_busy_percent = client_before.zip(cpu_ns(std::process::id())).map(|(a, b)| {
-        b.saturating_sub(a) as f64 / (span.as_nanos() as f64 * client_cpus as f64) * 100.0
-    });
+    // The client runs on one thread (see `main`).
+    let client_busy_percent = client_before
+        .zip(cpu_ns(std::process::id()))
+        .map(|(a, b)| b.saturating_sub(a) as f64 / span.as_nanos() as f64 * 100.0);
+    drop(done);
     let expected = subs * messages as usize;
     let missing = expected.saturating_sub(all.len());
     let cpu_ns_per_delivery = cpu_before
@@ -595,7 +600,13 @@ fn pinning() -> Option<&'static Cpus> {
 
 fn main() -> ExitCode {
     let cpus = pinning();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a multi-thread runtime's worker runs the tasks it woke
+    // last first (its LIFO slot and a local queue of 256 that overflows to
+    // the global queue with the longest-waiting tasks), so with 1 000
+    // readers it read some streams far later than others, and that
+    // unfairness was added to the fan-out latencies of every server. A
+    // single-threaded runtime runs woken tasks in order.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -868,7 +879,7 @@ async fn run() -> ExitCode {
         }
     );
     println!(
-        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | p99 of the first 80 % of messages, built-in / ssekit (ratio) | server CPU per delivery, ns, built-in / ssekit | load client's CPU, % of its CPUs, built-in / ssekit run |"
+        "| framework | subscribers x messages | built-in | ssekit | p99 ratio (built-in / ssekit) | p99 of the first 80 % of messages, built-in / ssekit (ratio) | server CPU per delivery, ns, built-in / ssekit | load client's CPU, % of its one thread, built-in / ssekit run |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {

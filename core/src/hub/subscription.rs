@@ -15,6 +15,7 @@ use crate::event::EncodedEvent;
 use super::Inner;
 use super::backplane::{BackplaneError, BoxFuture, Snapshot};
 use super::topic::{Position, Topic};
+use super::wake::Wakes;
 use crate::last_event_id::Resume;
 
 /// A joining subscription of a backplane hub: the history read under way.
@@ -86,9 +87,17 @@ impl SubShared {
     }
 
     /// Queues `event` unless that would take the subscriber over
-    /// `max_bytes`; never waits for the subscriber. Wakes it only if it was
-    /// waiting, so a subscriber wakes once for everything queued meanwhile.
-    pub(crate) fn offer(&self, event: &EncodedEvent, max_bytes: usize) -> Offer {
+    /// `max_bytes`; never waits for the subscriber. Adds its waker to
+    /// `wakes` only if it was waiting, so a subscriber wakes once for
+    /// everything queued meanwhile (`of`: how many subscribers are offered
+    /// the event, to size `wakes` once).
+    pub(crate) fn offer(
+        &self,
+        event: &EncodedEvent,
+        max_bytes: usize,
+        wakes: &mut Wakes,
+        of: usize,
+    ) -> Offer {
         let waker = {
             let mut queue = self.lock();
             if queue.state != End::Open {
@@ -108,8 +117,7 @@ impl SubShared {
                     queue.events = VecDeque::new();
                     queue.bytes = 0;
                     if let Some(waker) = queue.waker.take() {
-                        drop(queue);
-                        waker.wake();
+                        wakes.push(waker, of);
                     }
                     return Offer::Overflowed;
                 }
@@ -117,7 +125,7 @@ impl SubShared {
             queue.waker.take()
         };
         if let Some(waker) = waker {
-            waker.wake();
+            wakes.push(waker, of);
         }
         Offer::Queued
     }

@@ -650,3 +650,47 @@ fn an_idle_subscriber_is_under_a_kibibyte() {
     );
     assert!(total <= 1024, "{total}");
 }
+
+/// A publish that wakes more subscribers than [`wake::HAND_OFF`] from inside
+/// a multi-thread runtime (their wakers go through the wake thread): every
+/// subscriber still gets every event once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_big_fan_out_from_a_runtime_worker_reaches_every_subscriber_in_order() {
+    const SUBSCRIBERS: usize = 3 * wake::HAND_OFF;
+    const EVENTS: u64 = 50;
+    let hub = Hub::new();
+    let mut readers = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        let mut stream = hub.subscribe("big", Resume::Start).unwrap().into_inner();
+        readers.push(tokio::spawn(async move {
+            let mut offsets = Vec::new();
+            while offsets.len() < usize::try_from(EVENTS).unwrap() {
+                let event = tokio::time::timeout(Duration::from_secs(20), stream.next())
+                    .await
+                    .expect("events keep coming")
+                    .expect("the stream stays open");
+                if data_of(&event).is_some() {
+                    offsets.extend(offset_of(&event));
+                }
+            }
+            offsets
+        }));
+    }
+    let publisher = {
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            for i in 0..EVENTS {
+                hub.publish("big", i.to_string()).unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    publisher.await.unwrap();
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), (1..=EVENTS).collect::<Vec<_>>());
+    }
+    assert_eq!(
+        hub.stats().delivered,
+        EVENTS * u64::try_from(SUBSCRIBERS).unwrap()
+    );
+}
