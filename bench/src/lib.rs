@@ -67,6 +67,38 @@ pub fn server_args() -> Result<(Flavour, std::net::SocketAddr), String> {
     Ok((flavour, addr))
 }
 
+/// Turns Nagle's algorithm off for the built-in flavour too when set to
+/// `all` (an experiment; see [`bind`]).
+pub const NODELAY_ENV: &str = "SSEKIT_BENCH_NODELAY";
+
+/// The server's listening socket on `addr`, its accepted connections with
+/// Nagle's algorithm off (`TCP_NODELAY`, inherited from the listening
+/// socket) for `ssekit` and `limit`: ssekit's adapters set it on actix-web
+/// and poem (their connection hooks) and its docs tell axum and warp users
+/// to, and the limit is the same server with pre-formatted bytes. The
+/// built-in flavour runs as the framework comes (Nagle on), unless
+/// [`NODELAY_ENV`] is `all`.
+///
+/// # Errors
+///
+/// Creating, binding or listening on the socket.
+pub fn bind(
+    addr: std::net::SocketAddr,
+    flavour: Flavour,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    let all = std::env::var(NODELAY_ENV).is_ok_and(|v| v == "all");
+    socket.set_nodelay(flavour != Flavour::Builtin || all)?;
+    // As `tokio::net::TcpListener::bind` does.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// Announces the bound address, as the contract asks, on the first line.
 pub fn announce(addr: std::net::SocketAddr) {
     use std::io::Write as _;

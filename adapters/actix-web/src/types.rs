@@ -48,9 +48,7 @@ impl<S> SseResponse<S> {
     pub fn new(stream: EventStream<S>) -> Self {
         Self(stream)
     }
-}
 
-impl<S> SseResponse<S> {
     /// The wrapped stream.
     pub fn into_inner(self) -> EventStream<S> {
         self.0
@@ -92,9 +90,7 @@ impl<S> ChunkedResponse<S> {
     pub fn new(body: ChunkedBody<S>) -> Self {
         Self(body)
     }
-}
 
-impl<S> ChunkedResponse<S> {
     /// The wrapped body.
     pub fn into_inner(self) -> ChunkedBody<S> {
         self.0

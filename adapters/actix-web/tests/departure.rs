@@ -109,3 +109,23 @@ async fn bytes_after_the_request_are_no_departure_and_a_close_behind_them_is() {
     .await
     .expect("bounded");
 }
+
+/// `on_connect` turns Nagle's algorithm off on the connection it is given.
+#[actix_web::test]
+async fn on_connect_sets_tcp_nodelay() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    let five = Duration::from_secs(5);
+    let (client, accepted) = tokio::join!(
+        timeout(five, TcpStream::connect(addr)),
+        timeout(five, listener.accept())
+    );
+    let _client = client.expect("bounded").expect("connect");
+    let (server_side, _) = accepted.expect("bounded").expect("accept");
+    assert!(!server_side.nodelay().expect("nodelay"), "off by default");
+    let mut extensions = actix_web::dev::Extensions::new();
+    ssekit_actix_web::on_connect(&server_side, &mut extensions);
+    assert!(server_side.nodelay().expect("nodelay"));
+}

@@ -101,13 +101,14 @@ async fn main() -> ExitCode {
         }
     };
     let hub = Hub::new();
-    let listener = match std::net::TcpListener::bind(addr) {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("bind {addr}: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let listener =
+        match ssekit_bench::bind(addr, flavour).and_then(tokio::net::TcpListener::into_std) {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("bind {addr}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
     let local = listener.local_addr();
     let server = HttpServer::new(move || {
         App::new()

@@ -114,7 +114,7 @@ async fn main() -> ExitCode {
             flavour,
             hub: Hub::new(),
         });
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match ssekit_bench::bind(addr, flavour) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("bind {addr}: {err}");
@@ -124,6 +124,13 @@ async fn main() -> ExitCode {
     if let Ok(local) = listener.local_addr() {
         ssekit_bench::announce(local);
     }
+    use axum::serve::ListenerExt as _;
+    let nd = std::env::var_os("SCRATCH_NODELAY").is_some();
+    let listener = listener.tap_io(move |tcp| {
+        if nd {
+            let _ = tcp.set_nodelay(true);
+        }
+    });
     match axum::serve(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -100,7 +100,7 @@ async fn main() -> ExitCode {
         .at("/bench/subscribers", get(bench_subscribers))
         .data(flavour)
         .data(Hub::new());
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match ssekit_bench::bind(addr, flavour) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("bind {addr}: {err}");

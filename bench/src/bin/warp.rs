@@ -119,7 +119,7 @@ async fn main() -> ExitCode {
         .or(hub_route)
         .or(publish_route)
         .or(subscribers_route);
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match ssekit_bench::bind(addr, flavour) {
         Ok(listener) => listener,
         Err(err) => {
             eprintln!("bind {addr}: {err}");
