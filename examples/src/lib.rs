@@ -1119,7 +1119,7 @@ pub const GRACEFUL_SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Serves `service` on `listener` with hyper (HTTP/1.1 and h2c) and the
 /// [`limits`]: what `axum::serve` and `warp::serve` do, plus the settings
-/// they do not expose. Runs until `shutdown` completes, then stops
+/// they do not expose, and `TCP_NODELAY` on every connection. Runs until `shutdown` completes, then stops
 /// accepting, lets every open connection finish (hyper's graceful shutdown:
 /// idle keep-alive connections close, responses run to their end; the event
 /// streams end on [`shutdown_token`]) for at most
@@ -1183,6 +1183,10 @@ where
                 continue;
             }
         };
+        // Events leave at once (see the ssekit-axum README): with Nagle's
+        // algorithm on, an event written while the previous one is
+        // unacknowledged waits for the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let connection = graceful.watch(
             builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
