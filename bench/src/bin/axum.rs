@@ -124,13 +124,6 @@ async fn main() -> ExitCode {
     if let Ok(local) = listener.local_addr() {
         ssekit_bench::announce(local);
     }
-    use axum::serve::ListenerExt as _;
-    let nd = std::env::var_os("SCRATCH_NODELAY").is_some();
-    let listener = listener.tap_io(move |tcp| {
-        if nd {
-            let _ = tcp.set_nodelay(true);
-        }
-    });
     match axum::serve(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

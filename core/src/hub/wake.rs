@@ -35,16 +35,22 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 /// keeps.
 pub(crate) const HAND_OFF: usize = 64;
 
+/// The most wakers room is made for at first (16 bytes each).
+const FIRST_ROOM: usize = 1024;
+
 /// The wakers of the subscribers one publish queued an event to and that
 /// were waiting for one.
 #[derive(Default)]
 pub(crate) struct Wakes(Vec<Waker>);
 
 impl Wakes {
-    /// Room for `n` wakers, allocated with the first one.
+    /// Adds `waker`; the first one allocates room for up to `n` (the
+    /// subscribers offered the event; at most [`FIRST_ROOM`]: under load
+    /// most of them are not waiting, and a big topic's count would make
+    /// each publish allocate, and with glibc map and unmap, that much).
     pub(crate) fn push(&mut self, waker: Waker, n: usize) {
         if self.0.capacity() == 0 {
-            self.0.reserve_exact(n.max(1));
+            self.0.reserve_exact(n.clamp(1, FIRST_ROOM));
         }
         self.0.push(waker);
     }
