@@ -93,10 +93,11 @@ pub fn bind(
     };
     let all = std::env::var(NODELAY_ENV).is_ok_and(|v| v == "all");
     socket.set_nodelay(flavour != Flavour::Builtin || all)?;
-    // As `tokio::net::TcpListener::bind` does.
+    // As `tokio::net::TcpListener::bind` (mio) does on Unix, with the
+    // backlog it and `std::net::TcpListener::bind` use.
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(1024)
+    socket.listen(128)
 }
 
 /// Announces the bound address, as the contract asks, on the first line.

@@ -24,9 +24,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// [`SseResponse`](crate::SseResponse) is dropped, and a handler waiting on
 /// `Sender::closed()` stops, with nothing written to the idle stream.
 ///
-/// On plain TCP connections it also turns Nagle's algorithm off
+/// When the inner acceptor yields a `tokio::net::TcpStream` (poem's
+/// `TcpListener` does), it also turns Nagle's algorithm off
 /// (`TCP_NODELAY`): with it on, an event written while the previous one is
 /// unacknowledged waits for the client's delayed ACK, up to 40 ms on Linux.
+/// An acceptor that wraps the stream in a type of its own should set it
+/// itself.
 ///
 /// ```
 /// use poem::listener::TcpListener;

@@ -600,12 +600,13 @@ fn pinning() -> Option<&'static Cpus> {
 
 fn main() -> ExitCode {
     let cpus = pinning();
-    // One thread: a multi-thread runtime's worker runs the tasks it woke
-    // last first (its LIFO slot and a local queue of 256 that overflows to
-    // the global queue with the longest-waiting tasks), so with 1 000
-    // readers it read some streams far later than others, and that
-    // unfairness was added to the fan-out latencies of every server. A
-    // single-threaded runtime runs woken tasks in order.
+    // One thread: a multi-thread runtime's worker serves the tasks it woke
+    // at very different rates (its LIFO slot runs the last one woken next,
+    // and a full local queue of 256 moves half of itself to the global
+    // queue, read only every few dozen tasks), so with 1 000 readers it read
+    // some streams far later than others, and that unfairness was added to
+    // the fan-out latencies of every server. A single-threaded runtime runs
+    // woken tasks in order.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -92,15 +92,16 @@
 //! subscriber has its own queue: a publisher appends the shared bytes and
 //! wakes the subscriber only if it was waiting, so a subscriber wakes once for
 //! everything queued, takes it all under one lock, and the [`EventStream`]
-//! writes it as one frame. Subscribers are woken after the topic's lock is
-//! released, in the same order at every publish: a publish that wakes 64 or
-//! more from a worker of tokio's multi-thread runtime hands the wake-ups to
-//! one `ssekit-hub-wake` thread (started on first use, asleep while there is
-//! nothing to wake), because woken from the worker itself they would go to
-//! its local run queue, which runs the subscribers woken last first and
-//! makes the ones waiting longest wait longer still (measured: the slowest
-//! subscriber of 1 000 was 50-60 ms behind, against 19-26 ms when woken in
-//! order). For a busy topic,
+//! writes it as one frame. A publish wakes its subscribers after the
+//! topic's lock is released, in the order of the topic's list (a
+//! subscriber that leaves is replaced in it by the last one): a publish
+//! that wakes 64 or more from inside tokio's multi-thread runtime hands the
+//! wake-ups to one `ssekit-hub-wake` thread for the process (started on
+//! first use, asleep while there is nothing to wake), because woken from a
+//! worker they would go to its local run queue, whose LIFO slot and
+//! overflow to the global queue serve some subscribers far more often than
+//! others (measured: the slowest of 1 000 was 50-60 ms behind, against
+//! 19-26 ms when woken in order). For a busy topic,
 //! [`EventStream::coalesce`] on the subscription makes that frame gather
 //! what comes within a set delay too: fewer writes, at up to that delay
 //! (what waits counts against the subscriber's queue bound).
@@ -909,8 +910,7 @@ impl Inner {
             };
             let event = with_id(position, body);
             state.log.append(event.clone(), &self.limits);
-            let mut wakes = Wakes::default();
-            let subscribers = self.fan_out(&topic, &mut state, &event, &mut wakes);
+            let (subscribers, wakes) = self.fan_out(&topic, &mut state, &event);
             drop(state);
             wakes.wake();
             self.stats.published.fetch_add(1, Ordering::Relaxed);
@@ -923,22 +923,20 @@ impl Inner {
     }
 
     /// Offers `event` to every subscriber of the locked topic, removing
-    /// those gone or over their bound; returns how many it was queued to.
-    /// The subscribers to wake are added to `wakes`, to wake once the
-    /// topic's lock is released.
+    /// those gone or over their bound; returns how many it was queued to,
+    /// and the subscribers to wake once the topic's lock is released.
     fn fan_out(
         &self,
         topic: &Topic,
         state: &mut TopicState,
         event: &EncodedEvent,
-        wakes: &mut Wakes,
-    ) -> usize {
+    ) -> (usize, Wakes) {
         let (mut slow, mut gone) = (0u64, 0u64);
         let queue_bytes = self.queue_bytes;
-        let of = state.subscribers.len();
+        let mut wakes = Wakes::new(state.subscribers.len());
         let mut i = 0;
         while let Some(sub) = state.subscribers.get(i) {
-            match sub.offer(event, queue_bytes, wakes, of) {
+            match sub.offer(event, queue_bytes, &mut wakes) {
                 Offer::Queued => i += 1,
                 Offer::Gone => {
                     // Dropped, and about to unsubscribe: not slow.
@@ -967,7 +965,7 @@ impl Inner {
                 .subscribers
                 .fetch_sub(slow + gone, Ordering::Relaxed);
         }
-        state.subscribers.len()
+        (state.subscribers.len(), wakes)
     }
 
     /// Ends every subscription of the locked topic after what it took.
@@ -1026,8 +1024,7 @@ impl Inner {
             return Delivery::Gap { after: fed };
         }
         state.fed = Some(position);
-        let mut wakes = Wakes::default();
-        let subscribers = self.fan_out(&topic, &mut state, event, &mut wakes);
+        let (subscribers, wakes) = self.fan_out(&topic, &mut state, event);
         drop(state);
         wakes.wake();
         Delivery::Delivered(subscribers)

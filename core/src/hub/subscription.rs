@@ -89,15 +89,8 @@ impl SubShared {
     /// Queues `event` unless that would take the subscriber over
     /// `max_bytes`; never waits for the subscriber. Adds its waker to
     /// `wakes` only if it was waiting, so a subscriber wakes once for
-    /// everything queued meanwhile (`of`: how many subscribers are offered
-    /// the event, to size `wakes` once).
-    pub(crate) fn offer(
-        &self,
-        event: &EncodedEvent,
-        max_bytes: usize,
-        wakes: &mut Wakes,
-        of: usize,
-    ) -> Offer {
+    /// everything queued meanwhile.
+    pub(crate) fn offer(&self, event: &EncodedEvent, max_bytes: usize, wakes: &mut Wakes) -> Offer {
         let waker = {
             let mut queue = self.lock();
             if queue.state != End::Open {
@@ -117,7 +110,7 @@ impl SubShared {
                     queue.events = VecDeque::new();
                     queue.bytes = 0;
                     if let Some(waker) = queue.waker.take() {
-                        wakes.push(waker, of);
+                        wakes.push(waker);
                     }
                     return Offer::Overflowed;
                 }
@@ -125,7 +118,7 @@ impl SubShared {
             queue.waker.take()
         };
         if let Some(waker) = waker {
-            wakes.push(waker, of);
+            wakes.push(waker);
         }
         Offer::Queued
     }

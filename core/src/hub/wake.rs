@@ -1,28 +1,31 @@
 //! Waking the subscribers of one publish: after the topic's lock is
-//! released, and in order.
+//! released, and in the topic's order.
 //!
 //! A publish to a big topic wakes many subscriber tasks at once. Woken from
 //! a worker thread of tokio's multi-thread runtime, each task goes to that
 //! worker's local run queue (256 tasks; the last one woken goes to its LIFO
-//! slot and runs next). When the local queue overflows, tokio moves the
-//! tasks that have waited longest to the runtime's global queue, which the
-//! worker reads only every few dozen tasks while its local queue has any.
-//! Under load, the subscribers just served are then served again first and
-//! the others wait: with 1 000 subscribers of a topic published to 500 times
-//! a second on one worker, some subscribers were woken 196 times and others
-//! 14, and the last ones took 50-60 ms to get an event, where a pass over
-//! all of them took about 12 ms. Woken from any other thread, tasks enter
-//! the global queue in the order woken and are run in that order: the same
-//! run had every subscriber woken 23-30 times and the last one 19-26 ms
-//! behind.
+//! slot and runs next). When the local queue is full, tokio moves half of it
+//! to the runtime's global queue, which the worker reads only every few
+//! dozen tasks while its local queue has any. So the subscribers of a big
+//! topic are served at very different rates: with 1 000 subscribers of a
+//! topic published to 500 times a second on one worker (tokio 1.54), some
+//! subscribers were woken 196 times and others 14, and the last ones took
+//! 50-60 ms to get an event, where a pass over all of them took about 12 ms.
+//! Woken from a thread that is not a worker, tasks enter the global queue in
+//! the order woken and are run in that order: the same run had every
+//! subscriber woken 23-30 times and the last one 19-26 ms behind.
 //!
 //! So a publish that wakes [`HAND_OFF`] subscribers or more from inside a
-//! multi-thread runtime hands its wakers to one thread that wakes them
-//! (started on first use, then blocked on its channel while there is
-//! nothing to wake: no CPU). Smaller wake-ups, and wake-ups outside such a
-//! runtime (a `current_thread` runtime, as actix-web's, keeps its run queue
-//! in order already), happen in place.
+//! multi-thread runtime's context (tokio tells a worker from the other
+//! threads of a runtime only inside itself, so a `block_on` or blocking
+//! thread hands off too, at the cost of a thread hop) hands its wakers to
+//! one thread for the whole process, which wakes them (started on first
+//! use, then blocked on its channel while there is nothing to wake: no CPU).
+//! Smaller wake-ups, and wake-ups outside such a runtime (a `current_thread`
+//! runtime, as actix-web's, keeps its run queue in order already), happen in
+//! place.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 use std::sync::mpsc::{self, Sender};
 use std::task::Waker;
@@ -35,31 +38,42 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 /// keeps.
 pub(crate) const HAND_OFF: usize = 64;
 
-/// The most wakers room is made for at first (16 bytes each).
+/// The most wakers room is made for at first (16 bytes each): under load
+/// most of a big topic's subscribers are not waiting, and its whole count
+/// would make each publish allocate (and with glibc, map and unmap) that
+/// much.
 const FIRST_ROOM: usize = 1024;
 
 /// The wakers of the subscribers one publish queued an event to and that
 /// were waiting for one.
-#[derive(Default)]
-pub(crate) struct Wakes(Vec<Waker>);
+pub(crate) struct Wakes {
+    wakers: Vec<Waker>,
+    /// How many subscribers are offered the event: room for that many (up
+    /// to [`FIRST_ROOM`]) is made with the first waker.
+    offered: usize,
+}
 
 impl Wakes {
-    /// Adds `waker`; the first one allocates room for up to `n` (the
-    /// subscribers offered the event; at most [`FIRST_ROOM`]: under load
-    /// most of them are not waiting, and a big topic's count would make
-    /// each publish allocate, and with glibc map and unmap, that much).
-    pub(crate) fn push(&mut self, waker: Waker, n: usize) {
-        if self.0.capacity() == 0 {
-            self.0.reserve_exact(n.clamp(1, FIRST_ROOM));
+    /// For a publish offered to `offered` subscribers.
+    pub(crate) fn new(offered: usize) -> Self {
+        Self {
+            wakers: Vec::new(),
+            offered,
         }
-        self.0.push(waker);
+    }
+
+    pub(crate) fn push(&mut self, waker: Waker) {
+        if self.wakers.capacity() == 0 {
+            self.wakers.reserve_exact(self.offered.clamp(1, FIRST_ROOM));
+        }
+        self.wakers.push(waker);
     }
 
     /// Wakes them all: through the wake thread when there are
-    /// [`HAND_OFF`] or more and this thread is in a multi-thread runtime,
-    /// else here.
+    /// [`HAND_OFF`] or more and this thread is in a multi-thread runtime's
+    /// context, else here.
     pub(crate) fn wake(self) {
-        let mut wakers = self.0;
+        let mut wakers = self.wakers;
         if wakers.len() >= HAND_OFF && in_multi_thread_runtime() {
             if let Some(thread) = wake_thread() {
                 match thread.send(wakers) {
@@ -90,7 +104,12 @@ fn wake_thread() -> Option<&'static Sender<Vec<Waker>>> {
                 .name("ssekit-hub-wake".to_owned())
                 .spawn(move || {
                     for wakers in rx {
-                        wakers.into_iter().for_each(Waker::wake);
+                        for waker in wakers {
+                            // A waker that panics (not tokio's) must not
+                            // leave the rest of the batch, or every later
+                            // one, unwoken.
+                            let _ = catch_unwind(AssertUnwindSafe(|| waker.wake()));
+                        }
                     }
                 });
             match spawned {
@@ -130,9 +149,9 @@ mod tests {
     /// woken on, once all were (bounded in time).
     fn wake_n(n: usize) -> Vec<Option<String>> {
         let recorders: Vec<Arc<Recorder>> = (0..n).map(|_| Arc::default()).collect();
-        let mut wakes = Wakes::default();
+        let mut wakes = Wakes::new(n);
         for r in &recorders {
-            wakes.push(Waker::from(Arc::clone(r)), n);
+            wakes.push(Waker::from(Arc::clone(r)));
         }
         wakes.wake();
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -106,6 +106,10 @@ impl Acceptor for Limited {
             .await
             .map_err(io::Error::other)?;
         let (stream, local, remote, scheme) = self.inner.accept().await?;
+        // `NoticeDepartures` sets it on a plain `TcpStream` only, and this
+        // acceptor wraps the stream: events leave at once (see the
+        // ssekit-poem docs).
+        let _ = stream.set_nodelay(true);
         Ok((
             Counted {
                 stream,
