@@ -91,36 +91,32 @@ impl SubShared {
     /// `wakes` only if it was waiting, so a subscriber wakes once for
     /// everything queued meanwhile.
     pub(crate) fn offer(&self, event: &EncodedEvent, max_bytes: usize, wakes: &mut Wakes) -> Offer {
-        let waker = {
-            let mut queue = self.lock();
-            if queue.state != End::Open {
-                return Offer::Gone;
+        let mut queue = self.lock();
+        if queue.state != End::Open {
+            return Offer::Gone;
+        }
+        if queue.skip > 0 {
+            queue.skip -= 1;
+            return Offer::Queued;
+        }
+        let offer = match queue.bytes.checked_add(event.len()) {
+            Some(bytes) if bytes <= max_bytes => {
+                queue.bytes = bytes;
+                queue.events.push_back(event.clone());
+                Offer::Queued
             }
-            if queue.skip > 0 {
-                queue.skip -= 1;
-                return Offer::Queued;
+            _ => {
+                queue.state = End::Overflowed;
+                queue.events = VecDeque::new();
+                queue.bytes = 0;
+                Offer::Overflowed
             }
-            match queue.bytes.checked_add(event.len()) {
-                Some(bytes) if bytes <= max_bytes => {
-                    queue.bytes = bytes;
-                    queue.events.push_back(event.clone());
-                }
-                _ => {
-                    queue.state = End::Overflowed;
-                    queue.events = VecDeque::new();
-                    queue.bytes = 0;
-                    if let Some(waker) = queue.waker.take() {
-                        wakes.push(waker);
-                    }
-                    return Offer::Overflowed;
-                }
-            }
-            queue.waker.take()
         };
-        if let Some(waker) = waker {
+        // Woken once the topic's lock is released (see `Wakes`).
+        if let Some(waker) = queue.waker.take() {
             wakes.push(waker);
         }
-        Offer::Queued
+        offer
     }
 
     /// Drops the next `n` live events: the `n` queued first, then as many
