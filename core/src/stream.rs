@@ -174,6 +174,11 @@ impl KeepAlive {
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
+
+    /// The bytes written on each keep-alive, shared.
+    pub(crate) fn frame(&self) -> Bytes {
+        self.bytes.clone()
+    }
 }
 
 impl Default for KeepAlive {

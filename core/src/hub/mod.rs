@@ -143,15 +143,17 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
 use crate::event::{EncodedEvent, Event, EventId, EventType};
 use crate::last_event_id::Resume;
-use crate::stream::EventStream;
+use crate::stream::{EventStream, KeepAlive};
 
 pub mod backplane;
+mod heartbeat;
 mod subscription;
 mod topic;
 mod wake;
@@ -423,6 +425,7 @@ pub struct HubBuilder {
     queue_bytes: usize,
     shards: usize,
     max_topics: usize,
+    keep_alive: Option<KeepAlive>,
     backplane: BackplaneSlot,
 }
 
@@ -449,6 +452,7 @@ impl Default for HubBuilder {
             queue_bytes: 1 << 20,
             shards: 64,
             max_topics: 65_536,
+            keep_alive: Some(KeepAlive::new()),
             backplane: BackplaneSlot::default(),
         }
     }
@@ -501,6 +505,33 @@ impl HubBuilder {
         self
     }
 
+    /// The keep-alive of the hub's streams (default [`KeepAlive::new`]: `:\n`
+    /// after 15 s). The hub writes it to the subscribers of a topic that
+    /// has sent nothing for the interval (within a quarter of it), from one
+    /// thread for the process, so that an idle subscriber needs no timer of
+    /// its own; the streams [`Hub::subscribe`] returns then have no
+    /// keep-alive of their own (setting one on a stream adds its timer).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ssekit::{Hub, KeepAlive};
+    ///
+    /// let hub = Hub::builder()
+    ///     .keep_alive(KeepAlive::new().interval(Duration::from_secs(30)))
+    ///     .build();
+    /// # drop(hub);
+    /// ```
+    pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
+        self.keep_alive = Some(keep_alive);
+        self
+    }
+
+    /// No keep-alive on the hub's streams.
+    pub fn without_keep_alive(mut self) -> Self {
+        self.keep_alive = None;
+        self
+    }
+
     /// Shares the hub's topics with other instances through `backplane`
     /// (e.g. `ssekit-redis`): positions and history come from it, and
     /// publishing goes through it with [`Hub::publish_async`]. See
@@ -520,6 +551,8 @@ impl HubBuilder {
             limits: self.limits,
             queue_bytes: self.queue_bytes,
             max_topics: self.max_topics,
+            keep_alive: self.keep_alive,
+            heartbeat: OnceLock::new(),
             stats: Counters::default(),
             backplane: self.backplane.0,
         });
@@ -540,6 +573,11 @@ pub(crate) struct Inner {
     limits: Limits,
     queue_bytes: usize,
     max_topics: usize,
+    /// The keep-alive of the hub's streams.
+    pub(crate) keep_alive: Option<KeepAlive>,
+    /// Whether the hub thread sends the keep-alives (decided on the first
+    /// subscribe; if not, each stream has its own timer).
+    heartbeat: OnceLock<bool>,
     pub(crate) stats: Counters,
     backplane: Option<Arc<dyn Backplane>>,
 }
@@ -693,9 +731,13 @@ impl Hub {
         from: impl Into<Resume>,
     ) -> Result<EventStream<Subscription>, HubError> {
         check(topic)?;
-        Ok(EventStream::new(
-            Arc::clone(&self.inner).subscribe(topic, from.into())?,
-        ))
+        let stream = EventStream::new(Arc::clone(&self.inner).subscribe(topic, from.into())?);
+        Ok(match &self.inner.keep_alive {
+            Some(keep_alive) if !self.inner.sends_keep_alives(keep_alive) => {
+                stream.keep_alive(keep_alive.clone())
+            }
+            _ => stream.without_keep_alive(),
+        })
     }
 
     /// Removes a topic: drops its history (its next use starts a new epoch)
@@ -852,6 +894,14 @@ fn snapshot_lookup(after: &str, snapshot: &Snapshot, limits: &Limits) -> Lookup 
 }
 
 impl Inner {
+    /// Whether the hub thread sends this hub's keep-alives (asked to on
+    /// the first call).
+    fn sends_keep_alives(self: &Arc<Self>, keep_alive: &KeepAlive) -> bool {
+        *self
+            .heartbeat
+            .get_or_init(|| wake::watch(Arc::downgrade(self), keep_alive.get_interval()))
+    }
+
     fn shard(&self, topic: &str) -> &Shard {
         let hash = self.hasher.hash_one(topic);
         let len = self.shards.len() as u64;
@@ -883,6 +933,7 @@ impl Inner {
                 log,
                 subscribers: Vec::new(),
                 removed: false,
+                last_write: Instant::now(),
                 fed: None,
                 synced_at: None,
             }),
@@ -934,6 +985,9 @@ impl Inner {
         let (mut slow, mut gone) = (0u64, 0u64);
         let queue_bytes = self.queue_bytes;
         let mut wakes = Wakes::new(state.subscribers.len());
+        if self.keep_alive.is_some() {
+            state.last_write = Instant::now();
+        }
         let mut i = 0;
         while let Some(sub) = state.subscribers.get(i) {
             match sub.offer(event, queue_bytes, &mut wakes) {

@@ -47,6 +47,9 @@ struct Queue {
     /// Offers still to drop: live events a backplane join's read already
     /// covered (0 without a backplane).
     skip: u64,
+    /// The hub's keep-alive is due (see `heartbeat`): written next unless
+    /// events come first.
+    ping: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +81,7 @@ impl SubShared {
                 waker: None,
                 state: End::Open,
                 skip: 0,
+                ping: false,
             }),
         })
     }
@@ -117,6 +121,19 @@ impl SubShared {
             wakes.push(waker);
         }
         offer
+    }
+
+    /// Asks for the hub's keep-alive to be written, unless events are
+    /// waiting (they will do); adds the waker to `wakes` if it was waiting.
+    pub(crate) fn ping(&self, wakes: &mut Wakes) {
+        let mut queue = self.lock();
+        if queue.state != End::Open || !queue.events.is_empty() {
+            return;
+        }
+        queue.ping = true;
+        if let Some(waker) = queue.waker.take() {
+            wakes.push(waker);
+        }
     }
 
     /// Drops the next `n` live events: the `n` queued first, then as many
@@ -252,6 +269,7 @@ impl Stream for Subscription {
         if !queue.events.is_empty() {
             // Take everything queued in one go: one lock per wake-up.
             std::mem::swap(&mut queue.events, &mut this.taken);
+            queue.ping = false;
             drop(queue);
             if let Some(event) = this.taken.pop_front() {
                 this.owed = this.owed.saturating_add(event.len());
@@ -266,6 +284,13 @@ impl Stream for Subscription {
             drop(queue);
             this.ended = true;
             return Poll::Ready(None);
+        }
+        if std::mem::take(&mut queue.ping) {
+            if let Some(keep_alive) = &this.hub.keep_alive {
+                drop(queue);
+                // Not an event: neither owed to the queue nor delivered.
+                return Poll::Ready(Some(EncodedEvent(keep_alive.frame())));
+            }
         }
         match &mut queue.waker {
             Some(waker) if waker.will_wake(cx.waker()) => {}

@@ -353,6 +353,9 @@ pub(crate) struct TopicState {
     pub(crate) subscribers: Vec<Arc<SubShared>>,
     /// Set when the topic left its shard's map: users must look it up again.
     pub(crate) removed: bool,
+    /// When events (or the keep-alive) last went to all its subscribers
+    /// (see `heartbeat`).
+    pub(crate) last_write: std::time::Instant,
     /// With a backplane: the position of the last event fanned out (`None`
     /// until a join's read tells it).
     pub(crate) fed: Option<Position>,

@@ -378,14 +378,76 @@ fn invalid_topics_are_typed_errors() {
     assert_eq!(hub.stats().topics, 0);
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_idle_subscription_keeps_alive() {
-    let hub = Hub::new();
+/// The hub thread writes the keep-alive to a quiet topic's subscribers;
+/// their streams have no timer of their own.
+#[tokio::test]
+async fn an_idle_subscription_keeps_alive_without_a_timer_of_its_own() {
+    let hub = Hub::builder()
+        .keep_alive(KeepAlive::new().interval(Duration::from_millis(40)))
+        .build();
     let mut stream = hub.subscribe("t", Resume::Start).unwrap();
-    stream.next().await.unwrap();
-    let start = tokio::time::Instant::now();
-    assert_eq!(&stream.next().await.unwrap()[..], b":\n");
-    assert_eq!(start.elapsed(), Duration::from_secs(15));
+    assert!(stream.get_keep_alive().is_none());
+    stream.next().await.unwrap(); // the marker
+    let frame = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a keep-alive within 10 s")
+        .unwrap();
+    assert_eq!(&frame[..], b":\n");
+    assert_eq!(hub.stats().delivered, 0, "a keep-alive is not an event");
+    // Events still come, after as many keep-alives as the wait took.
+    let published = hub.publish("t", "after").unwrap();
+    let text = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the event within 10 s")
+            .unwrap();
+        if &frame[..] != b":\n" {
+            break String::from_utf8(frame.to_vec()).unwrap();
+        }
+    };
+    assert_eq!(text, format!("id: {}\ndata: after\n\n", published.id()));
+    // Without a keep-alive, neither the hub nor the stream writes one.
+    let quiet = Hub::builder().without_keep_alive().build();
+    assert!(
+        quiet
+            .subscribe("t", Resume::Start)
+            .unwrap()
+            .get_keep_alive()
+            .is_none()
+    );
+}
+
+/// Which topics get the keep-alive, at given instants (the interval is an
+/// hour, so the hub thread's own look, every quarter of it, never comes
+/// during the test).
+#[test]
+fn the_keep_alive_goes_to_quiet_topics_with_subscribers_and_idle_queues() {
+    const HOUR: Duration = Duration::from_secs(3600);
+    let hub = Hub::builder()
+        .keep_alive(KeepAlive::new().interval(HOUR).text("hi"))
+        .build();
+    let start = std::time::Instant::now();
+    let mut quiet = sub(&hub, "quiet", Resume::Start);
+    let mut busy = sub(&hub, "busy", Resume::Start);
+    hub.publish("lonely", "no subscriber").unwrap();
+    assert_eq!(ready(&mut quiet).len() + ready(&mut busy).len(), 2); // the markers
+    assert_eq!(hub.inner.heartbeat(start + HOUR / 2, HOUR), 0);
+    // An hour on, both topics with subscribers are due; "busy" has an event
+    // waiting, which keeps it alive instead.
+    hub.publish("busy", "waiting").unwrap();
+    assert_eq!(hub.inner.heartbeat(start + HOUR * 2, HOUR), 2);
+    assert_eq!(
+        ready(&mut quiet).iter().map(text).collect::<Vec<_>>(),
+        [": hi\n"]
+    );
+    let got = ready(&mut busy);
+    assert_eq!(got.len(), 1);
+    assert_eq!(data_of(&got[0]).as_deref(), Some("waiting"));
+    // Not again before another hour of quiet.
+    assert_eq!(hub.inner.heartbeat(start + HOUR * 5 / 2, HOUR), 0);
+    assert_eq!(hub.inner.heartbeat(start + HOUR * 3, HOUR), 2);
+    assert_eq!(ready(&mut quiet).len(), 1);
+    assert_eq!(hub.stats().delivered, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -630,8 +692,8 @@ fn random_resume_values_never_panic_and_stay_within_the_cap() {
 }
 
 /// What an idle subscriber holds, by construction: the response stream, its
-/// shared queue (in an `Arc`), at most `IDLE_CAPACITY` queue slots on each
-/// side, and the keep-alive timer (boxed on its first idle poll).
+/// shared queue (in an `Arc`) and at most `IDLE_CAPACITY` queue slots on
+/// each side (no keep-alive timer: the hub sends the keep-alives).
 #[test]
 fn an_idle_subscriber_is_under_a_kibibyte() {
     use std::mem::size_of;
@@ -640,13 +702,11 @@ fn an_idle_subscriber_is_under_a_kibibyte() {
         + 2 * size_of::<usize>()
         + size_of::<subscription::SubShared>()
         + slots
-        + size_of::<tokio::time::Sleep>()
         + size_of::<Arc<SubShared>>(); // its slot in the topic's list
     eprintln!(
-        "idle subscriber: {total} bytes (stream {}, shared {}, slots {slots}, timer {})",
+        "idle subscriber: {total} bytes (stream {}, shared {}, slots {slots})",
         size_of::<EventStream<Subscription>>(),
         size_of::<subscription::SubShared>(),
-        size_of::<tokio::time::Sleep>()
     );
     assert!(total <= 1024, "{total}");
 }
