@@ -121,6 +121,7 @@ macro_rules! for_each_hub_scenario {
             hub_thousand_reconnects_deliver_every_event_once_in_order,
             graceful_shutdown_ends_open_streams_cleanly,
             hub_coalesced_bursts_arrive_whole_and_in_order,
+            hub_keep_alive_while_the_topic_is_quiet,
         );
     };
 }
@@ -181,6 +182,32 @@ fn publish_range(hub: &Hub, topic: &str, range: std::ops::RangeInclusive<u32>) -
                 .to_owned()
         })
         .collect()
+}
+
+/// The subscribers of a quiet topic get the hub's keep-alive comments (sent
+/// by the hub, every 50 ms here, not by a timer per stream), over HTTP/1.1
+/// and HTTP/2 alike, and then the topic's next event.
+pub async fn hub_keep_alive_while_the_topic_is_quiet<F: HubFramework>() {
+    let hub = Hub::builder()
+        .keep_alive(ssekit::KeepAlive::new().interval(Duration::from_millis(50)))
+        .build();
+    let server = F::serve_hub(hub.clone()).await;
+    let mut readers = Vec::new();
+    for version in [Version::Http1, Version::Http2] {
+        readers.push(open_with(server.addr, "/hub/quiet", &[], version).await);
+    }
+    let joined_at = hub.topic_stats("quiet").expect("the topic exists").last_id;
+    for reader in &mut readers {
+        // The position marker, then two keep-alives and nothing else.
+        reader
+            .read_raw_until(format!("id: {joined_at}\n\n:\n:\n").as_bytes())
+            .await;
+    }
+    let id = publish_range(&hub, "quiet", 1..=1).remove(0);
+    for reader in &mut readers {
+        assert_eq!(next_message(reader).await, ("1".to_owned(), id.clone()));
+    }
+    assert_eq!(hub.stats().delivered, 2, "keep-alives are not events");
 }
 
 /// Three subscribers (two HTTP/1.1, one HTTP/2) each receive all 50
