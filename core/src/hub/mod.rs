@@ -60,6 +60,7 @@
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
 //! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap |
 //! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
+//! | keep-alive | a topic that has sent nothing for [`HubBuilder::keep_alive`]'s interval (15 s by default) gets its keep-alive comment, from one thread for the process, within a quarter of the interval more: every subscriber with nothing queued receives it; it is a comment, so no client sees a message |
 //! | after a restart | a topic's epoch is minted when its log starts (first use, or after it was released); ids of an older epoch get `reset` with `unknown_epoch` |
 //!
 //! Memory, each bound configurable on [`HubBuilder`]:
@@ -69,7 +70,7 @@
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
-//! | an idle subscriber | under 1 KiB of ssekit's own (528 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream, its queue, the keep-alive timer) |
+//! | an idle subscriber | under 1 KiB of ssekit's own (400 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive below) |
 //! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
 //! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
@@ -712,8 +713,11 @@ impl Hub {
     /// `Last-Event-ID`, or `?last_event_id=`; see [`Resume`]): replays
     /// exactly the events after it, or sends a `reset` event when that is not
     /// possible, then every live event. Returns the [`EventStream`] to give
-    /// to the adapter (default keep-alive; set [`EventStream::retry`] as you
-    /// like). The topic is created if needed.
+    /// to the adapter (set [`EventStream::retry`] as you like). The topic is
+    /// created if needed. The stream has no keep-alive timer of its own: the
+    /// hub writes the keep-alive to a quiet topic's subscribers (see
+    /// [`HubBuilder::keep_alive`]; only if the hub's thread could not be
+    /// started does each stream get its own timer).
     ///
     /// With a [`Backplane`], the subscriber is registered at once and its
     /// stream first reads the backplane's history (see [`backplane`]); if
