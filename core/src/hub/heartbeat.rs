@@ -85,7 +85,7 @@ impl Inner {
                     sub.ping(&mut wakes);
                 }
                 drop(state);
-                wakes.wake();
+                wakes.wake_here();
                 pinged += 1;
             }
         }

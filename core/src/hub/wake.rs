@@ -96,6 +96,12 @@ impl Wakes {
         }
         wakers.into_iter().for_each(Waker::wake);
     }
+
+    /// Wakes them all here, each apart (for the hub thread itself: a waker
+    /// that panics must not stop it).
+    pub(crate) fn wake_here(self) {
+        wake_each(self.wakers);
+    }
 }
 
 /// Has the hub thread send `hub`'s keep-alives every `interval` of quiet
