@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future as _;
 use std::mem;
 use std::pin::Pin;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -257,14 +258,12 @@ pin_project! {
         // coalescing, always); while a burst gathers on the keep-alive's
         // timer, the time of the write the keep-alive is due after.
         last_frame: Option<Instant>,
-        keep_alive: Option<KeepAlive>,
-        probe: Probe,
+        // Keep-alive, probe, long lines, coalescing: shared by the streams
+        // that keep the same ones (see `Settings`).
+        settings: Arc<Settings>,
         // A frame written on the next poll: the `retry` preamble before
         // anything else, later a large frame taken after a batch.
         pending: Option<Bytes>,
-        // Whether a long data line is handed on uncopied (see
-        // `EventStream::pass_long_lines`).
-        long_lines: bool,
         // The pending frame is such a line: its line and event end (`\n\n`)
         // come next, before anything else.
         line_open: bool,
@@ -273,9 +272,6 @@ pin_project! {
         // in once the framework has written them; empty while idle.
         spares: Spares,
         done: bool,
-        // How long the first event after an idle turn waits for others to
-        // leave with it, in microseconds; 0: not at all.
-        coalesce_us: u32,
         turn: Turn,
     }
 }
@@ -303,6 +299,40 @@ enum Probe {
 /// What a probe writes when keep-alive is off: a lone comment line.
 static PROBE: Bytes = Bytes::from_static(b":\n");
 
+/// What a stream is set to, apart from its state. Streams keep a shared
+/// one (`EventStream::new`'s defaults, or those without keep-alive, as a
+/// hub's streams have) until a setter changes it, which gives the stream
+/// its own copy: 8 bytes per stream instead of 72.
+#[derive(Clone, Debug)]
+struct Settings {
+    keep_alive: Option<KeepAlive>,
+    probe: Probe,
+    /// Whether a long data line is handed on uncopied (see
+    /// `EventStream::pass_long_lines`).
+    long_lines: bool,
+    /// How long the first event after an idle turn waits for others to
+    /// leave with it, in microseconds; 0: not at all.
+    coalesce_us: u32,
+}
+
+/// `EventStream::new`'s settings, shared.
+static DEFAULT_SETTINGS: LazyLock<Arc<Settings>> = LazyLock::new(|| {
+    Arc::new(Settings {
+        keep_alive: Some(KeepAlive::new()),
+        probe: Probe::Unset,
+        long_lines: false,
+        coalesce_us: 0,
+    })
+});
+
+/// The default settings without keep-alive, shared.
+static QUIET_SETTINGS: LazyLock<Arc<Settings>> = LazyLock::new(|| {
+    Arc::new(Settings {
+        keep_alive: None,
+        ..(**DEFAULT_SETTINGS).clone()
+    })
+});
+
 impl<S> EventStream<S>
 where
     S: Stream,
@@ -314,31 +344,37 @@ where
             inner,
             timer: None,
             last_frame: None,
-            keep_alive: Some(KeepAlive::new()),
-            probe: Probe::Unset,
+            settings: Arc::clone(&DEFAULT_SETTINGS),
             pending: None,
-            long_lines: false,
             line_open: false,
             shutdown: None,
             spares: Spares::default(),
             done: false,
-            coalesce_us: 0,
             turn: Turn::Busy,
         }
     }
 }
 
 impl<S> EventStream<S> {
+    /// The stream's own settings, to change (copied first if shared).
+    fn settings_mut(&mut self) -> &mut Settings {
+        Arc::make_mut(&mut self.settings)
+    }
+
     /// Sets the keep-alive.
     pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
-        self.keep_alive = Some(keep_alive);
+        self.settings_mut().keep_alive = Some(keep_alive);
         self
     }
 
     /// Turns keep-alive off: nothing is written while the inner stream is idle
     /// (and a client that left is noticed only on the next event).
     pub fn without_keep_alive(mut self) -> Self {
-        self.keep_alive = None;
+        if Arc::ptr_eq(&self.settings, &DEFAULT_SETTINGS) {
+            self.settings = Arc::clone(&QUIET_SETTINGS);
+        } else if self.settings.keep_alive.is_some() {
+            self.settings_mut().keep_alive = None;
+        }
         self
     }
 
@@ -357,7 +393,7 @@ impl<S> EventStream<S> {
     /// (`ssekit_actix_web::on_connect`, `ssekit_poem::NoticeDepartures`), and
     /// this is the opt-in fallback where they cannot (e.g. actix-web over TLS).
     pub fn disconnect_probe(mut self, interval: Option<Duration>) -> Self {
-        self.probe = match interval {
+        self.settings_mut().probe = match interval {
             Some(interval) => Probe::Every(interval.max(KeepAlive::MIN_INTERVAL)),
             None => Probe::Off,
         };
@@ -368,7 +404,7 @@ impl<S> EventStream<S> {
     /// [`EventStream::disconnect_probe`] was called: for adapters of servers
     /// that notice a departed client only when a write fails.
     pub fn default_disconnect_probe(self, interval: Duration) -> Self {
-        if self.probe == Probe::Unset {
+        if self.settings.probe == Probe::Unset {
             self.disconnect_probe(Some(interval))
         } else {
             self
@@ -378,7 +414,7 @@ impl<S> EventStream<S> {
     /// The disconnect probe interval in force, if any.
     #[must_use]
     pub fn get_disconnect_probe(&self) -> Option<Duration> {
-        match self.probe {
+        match self.settings.probe {
             Probe::Every(interval) => Some(interval),
             Probe::Unset | Probe::Off => None,
         }
@@ -462,7 +498,9 @@ impl<S> EventStream<S> {
     /// # }
     /// ```
     pub fn pass_long_lines(mut self, on: bool) -> Self {
-        self.long_lines = on;
+        if self.settings.long_lines != on {
+            self.settings_mut().long_lines = on;
+        }
         self
     }
 
@@ -530,7 +568,10 @@ impl<S> EventStream<S> {
     /// # });
     /// ```
     pub fn coalesce(mut self, delay: Duration) -> Self {
-        self.coalesce_us = u32::try_from(delay.as_micros()).unwrap_or(u32::MAX);
+        let us = u32::try_from(delay.as_micros()).unwrap_or(u32::MAX);
+        if self.settings.coalesce_us != us {
+            self.settings_mut().coalesce_us = us;
+        }
         self
     }
 
@@ -547,7 +588,7 @@ impl<S> EventStream<S> {
     /// The keep-alive in force, if any.
     #[must_use]
     pub fn get_keep_alive(&self) -> Option<&KeepAlive> {
-        self.keep_alive.as_ref()
+        self.settings.keep_alive.as_ref()
     }
 
     /// The wrapped stream.
@@ -565,7 +606,7 @@ impl<S> fmt::Debug for EventStream<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventStream")
             .field("inner", &std::any::type_name::<S>())
-            .field("keep_alive", &self.keep_alive)
+            .field("keep_alive", &self.settings.keep_alive)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -771,6 +812,7 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
+        let settings = &**this.settings;
         if let Some(pending) = this.pending.take() {
             return Poll::Ready(Some(pending));
         }
@@ -794,13 +836,13 @@ where
         // (Idle and gathering turns follow a poll that handed nothing on, so
         // no long line is open then.)
         if *this.turn != Turn::Busy && line_end.is_none() {
-            if *this.turn == Turn::Idle && *this.coalesce_us > 0 {
+            if *this.turn == Turn::Idle && settings.coalesce_us > 0 {
                 *this.turn = Self::gather(
                     this.timer,
                     this.last_frame,
-                    Self::idle_write(this.keep_alive.as_ref(), *this.probe)
+                    Self::idle_write(settings.keep_alive.as_ref(), settings.probe)
                         .map(|(interval, _)| interval),
-                    Duration::from_micros(u64::from(*this.coalesce_us)),
+                    Duration::from_micros(u64::from(settings.coalesce_us)),
                 );
             }
             if *this.turn == Turn::Gathering {
@@ -821,7 +863,7 @@ where
         while !*this.done && batch.len() < MAX_BATCH_BYTES {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match item.into_frame() {
-                    Ok(frame) => match batch.push(frame, this.spares, *this.long_lines) {
+                    Ok(frame) => match batch.push(frame, this.spares, settings.long_lines) {
                         None => {}
                         Some(Large::Frame(large)) => {
                             *this.pending = Some(large);
@@ -839,9 +881,9 @@ where
                 Poll::Pending => break,
             }
         }
-        let idle_write = Self::idle_write(this.keep_alive.as_ref(), *this.probe);
+        let idle_write = Self::idle_write(settings.keep_alive.as_ref(), settings.probe);
         if let Some(frame) = batch.finish(this.spares).or_else(|| this.pending.take()) {
-            if (idle_write.is_some() && this.timer.is_some()) || *this.coalesce_us > 0 {
+            if (idle_write.is_some() && this.timer.is_some()) || settings.coalesce_us > 0 {
                 // Not a timer reset per frame (a timer-wheel update each):
                 // the timer, when it fires, moves itself to this instant plus
                 // the interval. Coalescing reads it too.
@@ -958,6 +1000,37 @@ mod tests {
             Duration::from_secs(40),
             "keep-alive counted from the last event"
         );
+    }
+
+    #[test]
+    fn streams_share_their_settings_until_one_changes_them() {
+        let quiet = || EventStream::new(stream::pending::<Event>()).without_keep_alive();
+        let plain = EventStream::new(stream::pending::<Event>());
+        assert!(Arc::ptr_eq(&plain.settings, &DEFAULT_SETTINGS));
+        let (a, b) = (
+            quiet().coalesce(Duration::ZERO),
+            quiet().pass_long_lines(false),
+        );
+        assert!(Arc::ptr_eq(&a.settings, &QUIET_SETTINGS));
+        assert!(Arc::ptr_eq(&b.settings, &QUIET_SETTINGS));
+        let own = EventStream::new(stream::pending::<Event>())
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)));
+        assert!(!Arc::ptr_eq(&own.settings, &DEFAULT_SETTINGS));
+        assert_eq!(
+            own.get_keep_alive().map(KeepAlive::get_interval),
+            Some(Duration::from_secs(5))
+        );
+        // The shared ones are unchanged.
+        assert_eq!(
+            EventStream::new(stream::pending::<Event>())
+                .get_keep_alive()
+                .map(KeepAlive::get_interval),
+            Some(Duration::from_secs(15))
+        );
+        assert!(quiet().get_keep_alive().is_none());
+        let probed = quiet().disconnect_probe(Some(Duration::from_secs(1)));
+        assert_eq!(probed.get_disconnect_probe(), Some(Duration::from_secs(1)));
+        assert_eq!(quiet().get_disconnect_probe(), None);
     }
 
     #[tokio::test(start_paused = true)]
