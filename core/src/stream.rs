@@ -258,9 +258,12 @@ pin_project! {
         // coalescing, always); while a burst gathers on the keep-alive's
         // timer, the time of the write the keep-alive is due after.
         last_frame: Option<Instant>,
-        // Keep-alive, probe, long lines, coalescing: shared by the streams
-        // that keep the same ones (see `Settings`).
+        // Keep-alive, probe, coalescing: shared by the streams that keep
+        // the same ones (see `Settings`).
         settings: Arc<Settings>,
+        // Whether a long data line is handed on uncopied (see
+        // `EventStream::pass_long_lines`).
+        long_lines: bool,
         // A frame written on the next poll: the `retry` preamble before
         // anything else, later a large frame taken after a batch.
         pending: Option<Bytes>,
@@ -302,14 +305,13 @@ static PROBE: Bytes = Bytes::from_static(b":\n");
 /// What a stream is set to, apart from its state. Streams keep a shared
 /// one (`EventStream::new`'s defaults, or those without keep-alive, as a
 /// hub's streams have) until a setter changes it, which gives the stream
-/// its own copy: 8 bytes per stream instead of 72.
+/// its own copy: 8 bytes per stream instead of 72. (A setting an adapter
+/// sets on every stream would give each stream its own copy: the long
+/// lines flag, which actix-web's sets, stays the stream's own.)
 #[derive(Clone, Debug)]
 struct Settings {
     keep_alive: Option<KeepAlive>,
     probe: Probe,
-    /// Whether a long data line is handed on uncopied (see
-    /// `EventStream::pass_long_lines`).
-    long_lines: bool,
     /// How long the first event after an idle turn waits for others to
     /// leave with it, in microseconds; 0: not at all.
     coalesce_us: u32,
@@ -320,7 +322,6 @@ static DEFAULT_SETTINGS: LazyLock<Arc<Settings>> = LazyLock::new(|| {
     Arc::new(Settings {
         keep_alive: Some(KeepAlive::new()),
         probe: Probe::Unset,
-        long_lines: false,
         coalesce_us: 0,
     })
 });
@@ -345,6 +346,7 @@ where
             timer: None,
             last_frame: None,
             settings: Arc::clone(&DEFAULT_SETTINGS),
+            long_lines: false,
             pending: None,
             line_open: false,
             shutdown: None,
@@ -498,9 +500,7 @@ impl<S> EventStream<S> {
     /// # }
     /// ```
     pub fn pass_long_lines(mut self, on: bool) -> Self {
-        if self.settings.long_lines != on {
-            self.settings_mut().long_lines = on;
-        }
+        self.long_lines = on;
         self
     }
 
@@ -630,16 +630,20 @@ const MAX_SPARES: usize = 8;
 /// time). A stream keeps spares only while it is busy: they are dropped as
 /// soon as it waits for events.
 #[derive(Default)]
-struct Spares(Vec<BytesMut>);
+#[expect(
+    clippy::box_collection,
+    reason = "8 bytes in every stream instead of the Vec's 24; allocated only by streams of large batches"
+)]
+struct Spares(Option<Box<Vec<BytesMut>>>);
 
 impl Spares {
     /// An empty buffer of [`BATCH_CAPACITY`] whose frame is gone, if any.
     fn reclaim(&mut self) -> Option<BytesMut> {
-        let i = self
-            .0
+        let spares = self.0.as_mut()?;
+        let i = spares
             .iter_mut()
             .position(|spare| spare.try_reclaim(BATCH_CAPACITY))?;
-        Some(self.0.swap_remove(i))
+        Some(spares.swap_remove(i))
     }
 
     /// An empty buffer of [`BATCH_CAPACITY`]: a spare whose frame is gone,
@@ -666,14 +670,20 @@ impl Spares {
 
     /// Keeps the rest of a batch buffer whose frame was just split off.
     fn keep(&mut self, rest: BytesMut) {
-        if self.0.len() == MAX_SPARES {
-            self.0.swap_remove(0);
+        let spares = self.0.get_or_insert_default();
+        if spares.len() == MAX_SPARES {
+            spares.swap_remove(0);
         }
-        self.0.push(rest);
+        spares.push(rest);
     }
 
     fn clear(&mut self) {
-        self.0.clear();
+        self.0 = None;
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |spares| spares.len())
     }
 }
 
@@ -863,7 +873,7 @@ where
         while !*this.done && batch.len() < MAX_BATCH_BYTES {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match item.into_frame() {
-                    Ok(frame) => match batch.push(frame, this.spares, settings.long_lines) {
+                    Ok(frame) => match batch.push(frame, this.spares, *this.long_lines) {
                         None => {}
                         Some(Large::Frame(large)) => {
                             *this.pending = Some(large);
@@ -1009,7 +1019,7 @@ mod tests {
         assert!(Arc::ptr_eq(&plain.settings, &DEFAULT_SETTINGS));
         let (a, b) = (
             quiet().coalesce(Duration::ZERO),
-            quiet().pass_long_lines(false),
+            quiet().pass_long_lines(true),
         );
         assert!(Arc::ptr_eq(&a.settings, &QUIET_SETTINGS));
         assert!(Arc::ptr_eq(&b.settings, &QUIET_SETTINGS));
@@ -1144,9 +1154,9 @@ mod tests {
         let mut body = EventStream::new(events);
         let first = body.next().await.unwrap();
         assert!(first.len() >= MAX_BATCH_BYTES);
-        assert_eq!(body.spares.0.len(), 1, "a full batch's buffer is kept");
+        assert_eq!(body.spares.len(), 1, "a full batch's buffer is kept");
         let second = body.next().await.unwrap();
-        assert_eq!(body.spares.0.len(), 2, "the first frame is still held");
+        assert_eq!(body.spares.len(), 2, "the first frame is still held");
         let first_at = first.as_ptr();
         drop(first);
         let third = body.next().await.unwrap();
@@ -1157,7 +1167,7 @@ mod tests {
             first_at,
             "the written frame's buffer is reused"
         );
-        assert_eq!(body.spares.0.len(), 2, "no new buffer");
+        assert_eq!(body.spares.len(), 2, "no new buffer");
         drop((second, third));
 
         // A large event is encoded into a spare too; waiting for the next
@@ -1167,10 +1177,10 @@ mod tests {
         tx.send(Event::new("z".repeat(40 * 1024))).unwrap();
         let frame = body.next().await.unwrap();
         assert_eq!(frame.len(), 40 * 1024 + 8);
-        assert_eq!(body.spares.0.len(), 1);
+        assert_eq!(body.spares.len(), 1);
         let waiting = tokio::time::timeout(Duration::from_millis(10), body.next()).await;
         assert!(waiting.is_err(), "nothing to send");
-        assert!(body.spares.0.is_empty(), "an idle stream holds no buffer");
+        assert!(body.spares.0.is_none(), "an idle stream holds no buffer");
     }
 
     #[tokio::test]

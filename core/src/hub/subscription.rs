@@ -198,8 +198,9 @@ pub struct Subscription {
     pub(crate) preface_left: usize,
     /// Bytes yielded from `taken` since the queue's count was last lowered.
     pub(crate) owed: usize,
-    /// Yielded events not yet added to the hub's `delivered` count.
-    pub(crate) delivered: u64,
+    /// Yielded events not yet added to the hub's `delivered` count (added
+    /// at each take from the queue, and before this would overflow).
+    pub(crate) delivered: u32,
     pub(crate) ended: bool,
     /// With a backplane: the history read to await before anything else.
     pub(crate) join: Option<Box<Join>>,
@@ -217,9 +218,17 @@ impl Subscription {
             self.hub
                 .stats
                 .delivered
-                .fetch_add(self.delivered, Ordering::Relaxed);
+                .fetch_add(u64::from(self.delivered), Ordering::Relaxed);
             self.delivered = 0;
         }
+    }
+
+    /// Counts one yielded event as delivered.
+    fn count_delivered(&mut self) {
+        if self.delivered == u32::MAX {
+            self.flush_delivered();
+        }
+        self.delivered += 1;
     }
 }
 
@@ -257,7 +266,7 @@ impl Stream for Subscription {
                 }
             } else {
                 this.owed = this.owed.saturating_add(event.len());
-                this.delivered = this.delivered.saturating_add(1);
+                this.count_delivered();
             }
             return Poll::Ready(Some(event));
         }
@@ -274,7 +283,7 @@ impl Stream for Subscription {
             drop(queue);
             if let Some(event) = this.taken.pop_front() {
                 this.owed = this.owed.saturating_add(event.len());
-                this.delivered = this.delivered.saturating_add(1);
+                this.count_delivered();
                 return Poll::Ready(Some(event));
             }
             // Not reached: the queue was not empty.
