@@ -70,7 +70,7 @@
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
-//! | an idle subscriber | under 1 KiB of ssekit's own (400 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive below) |
+//! | an idle subscriber | under 1 KiB of ssekit's own (320 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive below) |
 //! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
 //! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
@@ -97,8 +97,9 @@
 //! topic's lock is released, in the order of the topic's list (a
 //! subscriber that leaves is replaced in it by the last one): a publish
 //! that wakes 64 or more from inside tokio's multi-thread runtime hands the
-//! wake-ups to one `ssekit-hub-wake` thread for the process (started on
-//! first use, asleep while there is nothing to wake), because woken from a
+//! wake-ups to one `ssekit-hub` thread for the process (started on
+//! first use, asleep while there is nothing to do; it also sends the
+//! keep-alives, see the table above), because woken from a
 //! worker they would go to its local run queue, whose LIFO slot and
 //! overflow to the global queue serve some subscribers far more often than
 //! others (measured: the slowest of 1 000 was 50-60 ms behind, against

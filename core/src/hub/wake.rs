@@ -40,7 +40,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use super::Inner;
 use super::heartbeat::Watched;
 
-/// The fewest wake-ups handed to the wake thread: a quarter of a tokio
+/// The fewest wake-ups handed to the hub thread: a quarter of a tokio
 /// worker's local run queue. Below it the hand-off (a channel send and a
 /// thread wake-up, a few microseconds) would cost more than the order it
 /// keeps.
@@ -77,7 +77,7 @@ impl Wakes {
         self.wakers.push(waker);
     }
 
-    /// Wakes them all: through the wake thread when there are
+    /// Wakes them all: through the hub thread when there are
     /// [`HAND_OFF`] or more and this thread is in a multi-thread runtime's
     /// context, else here.
     pub(crate) fn wake(self) {
@@ -132,7 +132,7 @@ fn hub_thread() -> Option<&'static Sender<Job>> {
         .get_or_init(|| {
             let (tx, rx) = mpsc::channel::<Job>();
             let spawned = std::thread::Builder::new()
-                .name("ssekit-hub-wake".to_owned())
+                .name("ssekit-hub".to_owned())
                 .spawn(move || run(&rx));
             match spawned {
                 Ok(_) => Some(tx),
@@ -221,12 +221,10 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn many_wakes_in_a_multi_thread_runtime_go_through_the_wake_thread() {
+    async fn many_wakes_in_a_multi_thread_runtime_go_through_the_hub_thread() {
         let names = wake_n(HAND_OFF);
         assert!(
-            names
-                .iter()
-                .all(|n| n.as_deref() == Some("ssekit-hub-wake")),
+            names.iter().all(|n| n.as_deref() == Some("ssekit-hub")),
             "{names:?}"
         );
         // Fewer are woken in place.

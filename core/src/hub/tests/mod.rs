@@ -712,7 +712,7 @@ fn an_idle_subscriber_is_under_a_kibibyte() {
 }
 
 /// A publish that wakes more subscribers than [`wake::HAND_OFF`] from inside
-/// a multi-thread runtime (their wakers go through the wake thread): every
+/// a multi-thread runtime (their wakers go through the hub thread): every
 /// subscriber still gets every event once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_big_fan_out_from_a_runtime_worker_reaches_every_subscriber_in_order() {
