@@ -539,7 +539,9 @@ impl<S> EventStream<S> {
     /// stream that receives events more often than every `delay` is written
     /// about once per `delay`, each event (and the stream's end) up to
     /// `delay` late. The keep-alive keeps its interval: a wait ends when the
-    /// keep-alive is due. For a hub subscription, what waits is still in its
+    /// stream's keep-alive is due (a hub stream has none of its own: the
+    /// hub's keep-alive goes through the wait like an event, and the wait
+    /// takes a timer of its own). For a hub subscription, what waits is still in its
     /// queue, whose byte bound
     /// ([`HubBuilder::subscriber_queue_bytes`](crate::HubBuilder::subscriber_queue_bytes))
     /// must hold what the topic publishes in `delay`, with room to spare, or

@@ -1,8 +1,9 @@
 //! The memory an idle hub subscriber costs: the process's resident memory
 //! with 20 000 subscriptions served as an adapter serves them
 //! (`EventStream<Subscription>`, boxed as the frameworks box a response
-//! body), each polled until it idles (the position marker handed on, the
-//! keep-alive timer armed), minus without them. Resident memory, not
+//! body), each polled until it idles (the position marker handed on; the
+//! hub sends the keep-alive, so no timer is armed), minus without them.
+//! Resident memory, not
 //! allocated bytes: it counts the allocator's own overhead too.
 #![cfg(target_os = "linux")]
 
@@ -42,7 +43,7 @@ async fn an_idle_subscriber_costs_under_a_kib() {
             Poll::Ready(Some(frame)) => assert!(frame.starts_with(b"id: ")),
             other => panic!("the position marker first, got {other:?}"),
         }
-        // Idle: the keep-alive timer armed.
+        // Idle: waiting for events (and the hub's keep-alive).
         assert!(stream.as_mut().poll_next(&mut context).is_pending());
         streams.push(stream);
     }

@@ -184,9 +184,10 @@ fn publish_range(hub: &Hub, topic: &str, range: std::ops::RangeInclusive<u32>) -
         .collect()
 }
 
-/// The subscribers of a quiet topic get the hub's keep-alive comments (sent
-/// by the hub, every 50 ms here, not by a timer per stream), over HTTP/1.1
-/// and HTTP/2 alike, and then the topic's next event.
+/// The subscribers of a quiet topic get the hub's keep-alive comments
+/// (`HubBuilder::keep_alive`, every 50 ms here), over HTTP/1.1 and HTTP/2
+/// alike, and then the topic's next event. (That the hub, not a timer per
+/// stream, sends them, the hub's unit tests check.)
 pub async fn hub_keep_alive_while_the_topic_is_quiet<F: HubFramework>() {
     let hub = Hub::builder()
         .keep_alive(ssekit::KeepAlive::new().interval(Duration::from_millis(50)))

@@ -4,91 +4,193 @@
 //! A stream's own keep-alive ([`crate::KeepAlive`] on an [`EventStream`])
 //! needs a timer per stream: 112 bytes and a timer-wheel entry for each idle
 //! subscriber. A hub knows when each topic last wrote to all of its
-//! subscribers (every event goes to all of them), so it keeps one time per
-//! topic instead: the hub thread (see [`super::wake`]) looks at the watched
-//! hubs every quarter of their keep-alive interval and, for each topic that
-//! has subscribers and has fanned nothing out for the interval, hands every
-//! subscriber that has nothing queued the keep-alive comment and wakes it.
-//! A quiet topic's subscribers so get a keep-alive `interval` to
-//! `1.25 * interval` after its last event (or after its last keep-alive);
-//! a subscriber that joined meanwhile may get its first one sooner.
+//! subscribers (every event goes to all of them), so it keeps one mark per
+//! topic instead: one thread for the process (`ssekit-hub-ping`, started on
+//! the first subscribe to a hub with a keep-alive) looks at the topics of
+//! each such hub every `period` (a quarter of its keep-alive interval, at
+//! least [`MIN_PERIOD`]), and hands the keep-alive comment to every
+//! subscriber (with nothing queued) of each topic that has fanned nothing
+//! out since it was last seen quiet an interval before, and wakes it.
+//!
+//! A look notes a topic's last write no sooner than it happened and at most
+//! `period` later, and counts the quiet from `period` before it, so a quiet
+//! topic's subscribers get a keep-alive between `interval - period` and
+//! `interval + period` after its last event or keep-alive (plus the time
+//! the look itself takes); a subscriber that joined meanwhile may get its
+//! first one sooner. Looks are skipped while a hub has no subscriber, and
+//! a hub's entry goes when the hub is dropped.
 //!
 //! [`EventStream`]: crate::EventStream
 
-use std::sync::{Arc, Weak};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use super::topic::Topic;
 use super::wake::Wakes;
 use super::{Inner, lock};
 
-/// A hub the hub thread sends keep-alives for.
+/// The shortest time between two looks at a hub's topics.
+pub(crate) const MIN_PERIOD: Duration = Duration::from_millis(10);
+
+/// Has the keep-alive thread send `hub`'s keep-alives, at `interval` of
+/// quiet per topic, until the hub is dropped. Whether it will (the thread
+/// runs).
+pub(crate) fn watch(hub: Weak<Inner>, interval: Duration) -> bool {
+    thread().is_some_and(|thread| {
+        thread
+            .send(Watched::new(hub, interval, Instant::now()))
+            .is_ok()
+    })
+}
+
+/// The keep-alive thread's channel; `None` if the thread could not be
+/// started (then each hub stream keeps its own keep-alive timer).
+fn thread() -> Option<&'static Sender<Watched>> {
+    static THREAD: OnceLock<Option<Sender<Watched>>> = OnceLock::new();
+    THREAD
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Watched>();
+            let spawned = std::thread::Builder::new()
+                .name("ssekit-hub-ping".to_owned())
+                .spawn(move || run(&rx));
+            match spawned {
+                Ok(_) => Some(tx),
+                Err(err) => {
+                    tracing::warn!(
+                        error = %err,
+                        "ssekit hub: could not start the keep-alive thread; each stream keeps its own timer"
+                    );
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// The keep-alive thread: asleep on its channel until the next look is due.
+fn run(new: &Receiver<Watched>) {
+    let mut watched: Vec<Watched> = Vec::new();
+    loop {
+        let next = match watched.iter().map(|hub| hub.due).min() {
+            None => new.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(due) => new.recv_timeout(due.saturating_duration_since(Instant::now())),
+        };
+        match next {
+            Ok(hub) => watched.push(hub),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        // A look that panicked (it runs no user code but wakers, each
+        // caught apart, and a dropped hub's `Drop`) ends that hub's entry,
+        // not the thread.
+        watched.retain_mut(|hub| {
+            catch_unwind(AssertUnwindSafe(|| hub.look(Instant::now()))).unwrap_or_else(|_| {
+                tracing::error!(
+                    "ssekit hub: a keep-alive look panicked; that hub gets no more keep-alives"
+                );
+                false
+            })
+        });
+    }
+}
+
+/// A hub the keep-alive thread looks at.
 pub(crate) struct Watched {
     hub: Weak<Inner>,
     interval: Duration,
+    period: Duration,
     due: Instant,
 }
 
 impl Watched {
-    pub(crate) fn new(hub: Weak<Inner>, interval: Duration) -> Self {
-        let mut watched = Self {
+    fn new(hub: Weak<Inner>, interval: Duration, now: Instant) -> Self {
+        let period = (interval / 4).max(MIN_PERIOD);
+        Self {
             hub,
             interval,
-            due: Instant::now(),
-        };
-        watched.due += watched.period();
-        watched
+            period,
+            due: now + period,
+        }
     }
 
-    /// When the hub's topics are looked at next.
-    pub(crate) fn due(&self) -> Instant {
-        self.due
-    }
-
-    /// How often the hub's topics are looked at: a quarter of the interval.
-    fn period(&self) -> Duration {
-        (self.interval / 4).max(crate::KeepAlive::MIN_INTERVAL)
-    }
-
-    /// Sends the keep-alives due at `now`; whether the hub is still there.
-    pub(crate) fn tick(&mut self, now: Instant) -> bool {
+    /// Sends the keep-alives due by `now` if a look is due; whether the
+    /// hub is still there.
+    fn look(&mut self, now: Instant) -> bool {
+        if self.hub.strong_count() == 0 {
+            return false;
+        }
         if now < self.due {
             return true;
         }
         let Some(hub) = self.hub.upgrade() else {
             return false;
         };
-        hub.heartbeat(now, self.interval);
-        self.due = now + self.period();
+        // The topics, then the hub let go before any topic is looked at,
+        // so that a hub dropped meanwhile is freed here only rarely.
+        let topics = (hub.stats.subscribers.load(Ordering::Relaxed) > 0).then(|| hub.topics());
+        drop(hub);
+        for topic in topics.into_iter().flatten() {
+            ping_if_quiet(&topic, now, self.interval, self.period);
+        }
+        self.due = Instant::now() + self.period;
         true
     }
 }
 
+/// Looks at one topic at `now`: notes a write since the last look, or
+/// hands the keep-alive to its subscribers if it has been quiet for
+/// `interval` (counted from `period` before the look that first saw it
+/// quiet, the latest its last write can have been). Returns whether it
+/// did.
+pub(crate) fn ping_if_quiet(
+    topic: &Topic,
+    now: Instant,
+    interval: Duration,
+    period: Duration,
+) -> bool {
+    let mut state = lock(&topic.state);
+    if std::mem::take(&mut state.wrote) {
+        state.quiet_since = Some(now.checked_sub(period).unwrap_or(now));
+        return false;
+    }
+    let quiet_since = *state.quiet_since.get_or_insert(now);
+    if state.removed
+        || state.subscribers.is_empty()
+        || now.saturating_duration_since(quiet_since) < interval
+    {
+        return false;
+    }
+    state.quiet_since = Some(now);
+    let mut wakes = Wakes::new(state.subscribers.len());
+    for sub in &state.subscribers {
+        sub.ping(&mut wakes);
+    }
+    drop(state);
+    wakes.wake_here();
+    true
+}
+
 impl Inner {
-    /// Hands the keep-alive to the subscribers of every topic that has
-    /// fanned nothing out for `interval` by `now`; returns how many topics.
-    pub(crate) fn heartbeat(&self, now: Instant, interval: Duration) -> usize {
-        let mut pinged = 0;
+    /// Every topic in memory.
+    fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut topics = Vec::new();
         for shard in &self.shards {
-            // Not holding the shard's lock while taking the topics' locks.
-            let topics: Vec<_> = lock(shard).values().map(Arc::clone).collect();
-            for topic in topics {
-                let mut state = lock(&topic.state);
-                if state.removed
-                    || state.subscribers.is_empty()
-                    || now.saturating_duration_since(state.last_write) < interval
-                {
-                    continue;
-                }
-                state.last_write = now;
-                let mut wakes = Wakes::new(state.subscribers.len());
-                for sub in &state.subscribers {
-                    sub.ping(&mut wakes);
-                }
-                drop(state);
-                wakes.wake_here();
-                pinged += 1;
-            }
+            topics.extend(lock(shard).values().map(Arc::clone));
         }
-        pinged
+        topics
+    }
+
+    /// Looks at every topic at `now` as the keep-alive thread does;
+    /// returns how many got the keep-alive.
+    #[cfg(test)]
+    pub(crate) fn heartbeat(&self, now: Instant, interval: Duration) -> usize {
+        let period = (interval / 4).max(MIN_PERIOD);
+        self.topics()
+            .iter()
+            .filter(|topic| ping_if_quiet(topic, now, interval, period))
+            .count()
     }
 }

@@ -60,7 +60,7 @@
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
 //! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap |
 //! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
-//! | keep-alive | a topic that has sent nothing for [`HubBuilder::keep_alive`]'s interval (15 s by default) gets its keep-alive comment, from one thread for the process, within a quarter of the interval more: every subscriber with nothing queued receives it; it is a comment, so no client sees a message |
+//! | keep-alive | a topic that has sent nothing for about [`HubBuilder::keep_alive`]'s interval (15 s by default; give or take a quarter of it, at least 10 ms) gets its keep-alive comment, from one thread for the process: every subscriber with nothing queued receives it; it is a comment, so no client sees a message. A subscriber still joining through a [`Backplane`] gets none until the backplane's read is done |
 //! | after a restart | a topic's epoch is minted when its log starts (first use, or after it was released); ids of an older epoch get `reset` with `unknown_epoch` |
 //!
 //! Memory, each bound configurable on [`HubBuilder`]:
@@ -70,7 +70,7 @@
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
-//! | an idle subscriber | under 1 KiB of ssekit's own (320 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive below) |
+//! | an idle subscriber | under 1 KiB of ssekit's own (320 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
 //! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
 //! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
@@ -97,9 +97,8 @@
 //! topic's lock is released, in the order of the topic's list (a
 //! subscriber that leaves is replaced in it by the last one): a publish
 //! that wakes 64 or more from inside tokio's multi-thread runtime hands the
-//! wake-ups to one `ssekit-hub` thread for the process (started on
-//! first use, asleep while there is nothing to do; it also sends the
-//! keep-alives, see the table above), because woken from a
+//! wake-ups to one `ssekit-hub-wake` thread for the process (started on
+//! first use, asleep while there is nothing to wake), because woken from a
 //! worker they would go to its local run queue, whose LIFO slot and
 //! overflow to the global queue serve some subscribers far more often than
 //! others (measured: the slowest of 1 000 was 50-60 ms behind, against
@@ -107,6 +106,15 @@
 //! [`EventStream::coalesce`] on the subscription makes that frame gather
 //! what comes within a set delay too: fewer writes, at up to that delay
 //! (what waits counts against the subscriber's queue bound).
+//!
+//! The keep-alive is the hub's, not each stream's: a per-stream timer would
+//! cost each idle subscriber 112 bytes and a timer-wheel entry. Every
+//! event goes to all of a topic's subscribers, so one mark per topic says
+//! when they were last written to; one `ssekit-hub-ping` thread for the
+//! process (started on the first subscribe to a hub with a keep-alive)
+//! looks at each such hub's topics every quarter of its interval (at least
+//! 10 ms; not while the hub has no subscriber) and hands the keep-alive to
+//! the subscribers of the topics that have been quiet for the interval.
 //!
 //! ## Backplane seam
 //!
@@ -146,7 +154,6 @@ use std::fmt::{self, Write as _};
 use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
@@ -509,10 +516,10 @@ impl HubBuilder {
 
     /// The keep-alive of the hub's streams (default [`KeepAlive::new`]: `:\n`
     /// after 15 s). The hub writes it to the subscribers of a topic that
-    /// has sent nothing for the interval (within a quarter of it), from one
-    /// thread for the process, so that an idle subscriber needs no timer of
-    /// its own; the streams [`Hub::subscribe`] returns then have no
-    /// keep-alive of their own (setting one on a stream adds its timer).
+    /// has sent nothing for the interval (give or take a quarter of it, at
+    /// least 10 ms), from one thread for the process, so that an idle
+    /// subscriber needs no timer of its own; the streams [`Hub::subscribe`]
+    /// returns then have no keep-alive of their own (see there).
     ///
     /// ```
     /// use std::time::Duration;
@@ -715,10 +722,18 @@ impl Hub {
     /// exactly the events after it, or sends a `reset` event when that is not
     /// possible, then every live event. Returns the [`EventStream`] to give
     /// to the adapter (set [`EventStream::retry`] as you like). The topic is
-    /// created if needed. The stream has no keep-alive timer of its own: the
-    /// hub writes the keep-alive to a quiet topic's subscribers (see
-    /// [`HubBuilder::keep_alive`]; only if the hub's thread could not be
-    /// started does each stream get its own timer).
+    /// created if needed.
+    ///
+    /// The stream has no keep-alive timer of its own: the hub writes the
+    /// keep-alive to a quiet topic's subscribers (see
+    /// [`HubBuilder::keep_alive`]; only if the hub's keep-alive thread
+    /// could not be started does each stream get its own timer). So
+    /// [`EventStream::without_keep_alive`] on it does not silence the hub's
+    /// (build the hub with [`HubBuilder::without_keep_alive`] for that),
+    /// and [`EventStream::keep_alive`] adds the stream's own timer to the
+    /// hub's keep-alive. With a [`Backplane`], no keep-alive is written
+    /// while the stream's first read of the history is under way (bounded
+    /// by the backplane's own timeout).
     ///
     /// With a [`Backplane`], the subscriber is registered at once and its
     /// stream first reads the backplane's history (see [`backplane`]); if
@@ -904,7 +919,7 @@ impl Inner {
     fn sends_keep_alives(self: &Arc<Self>, keep_alive: &KeepAlive) -> bool {
         *self
             .heartbeat
-            .get_or_init(|| wake::watch(Arc::downgrade(self), keep_alive.get_interval()))
+            .get_or_init(|| heartbeat::watch(Arc::downgrade(self), keep_alive.get_interval()))
     }
 
     fn shard(&self, topic: &str) -> &Shard {
@@ -938,7 +953,8 @@ impl Inner {
                 log,
                 subscribers: Vec::new(),
                 removed: false,
-                last_write: Instant::now(),
+                wrote: false,
+                quiet_since: None,
                 fed: None,
                 synced_at: None,
             }),
@@ -990,9 +1006,7 @@ impl Inner {
         let (mut slow, mut gone) = (0u64, 0u64);
         let queue_bytes = self.queue_bytes;
         let mut wakes = Wakes::new(state.subscribers.len());
-        if self.keep_alive.is_some() {
-            state.last_write = Instant::now();
-        }
+        state.wrote = true;
         let mut i = 0;
         while let Some(sub) = state.subscribers.get(i) {
             match sub.offer(event, queue_bytes, &mut wakes) {

@@ -181,7 +181,9 @@ impl SubShared {
 /// It yields, in order: the preface (the replayed events, or the `reset`
 /// event, or the position marker; see [the hub docs](super)), then every
 /// event published to the topic after the join, each exactly once, and
-/// while the topic is quiet the hub's keep-alive comment. It ends
+/// while the topic is quiet the hub's keep-alive comment (an
+/// [`EncodedEvent`] that is a comment line, `:\n` by default, not an
+/// event: it carries no id and is not counted as delivered). It ends
 /// (returns `None`) when it fell more than its byte bound behind, so that
 /// the client reconnects and resumes from the history. Dropping it
 /// unsubscribes.

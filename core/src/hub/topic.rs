@@ -353,9 +353,11 @@ pub(crate) struct TopicState {
     pub(crate) subscribers: Vec<Arc<SubShared>>,
     /// Set when the topic left its shard's map: users must look it up again.
     pub(crate) removed: bool,
-    /// When events (or the keep-alive) last went to all its subscribers
-    /// (see `heartbeat`).
-    pub(crate) last_write: std::time::Instant,
+    /// Whether events went to its subscribers since the keep-alive thread
+    /// last looked (see `heartbeat`).
+    pub(crate) wrote: bool,
+    /// Since when the keep-alive thread counts the topic quiet.
+    pub(crate) quiet_since: Option<std::time::Instant>,
     /// With a backplane: the position of the last event fanned out (`None`
     /// until a join's read tells it).
     pub(crate) fed: Option<Position>,

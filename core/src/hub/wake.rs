@@ -24,23 +24,15 @@
 //! Smaller wake-ups, and wake-ups outside such a runtime (a `current_thread`
 //! runtime, as actix-web's, keeps its run queue in order already), happen in
 //! place.
-//!
-//! The same thread sends the hubs' keep-alives (see [`super::heartbeat`]):
-//! while a hub is watched, it also wakes every quarter of the hub's
-//! keep-alive interval to look for quiet topics.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{OnceLock, Weak};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Sender};
 use std::task::Waker;
-use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-use super::Inner;
-use super::heartbeat::Watched;
-
-/// The fewest wake-ups handed to the hub thread: a quarter of a tokio
+/// The fewest wake-ups handed to the wake thread: a quarter of a tokio
 /// worker's local run queue. Below it the hand-off (a channel send and a
 /// thread wake-up, a few microseconds) would cost more than the order it
 /// keeps.
@@ -77,45 +69,29 @@ impl Wakes {
         self.wakers.push(waker);
     }
 
-    /// Wakes them all: through the hub thread when there are
+    /// Wakes them all: through the wake thread when there are
     /// [`HAND_OFF`] or more and this thread is in a multi-thread runtime's
     /// context, else here.
     pub(crate) fn wake(self) {
         let mut wakers = self.wakers;
         if wakers.len() >= HAND_OFF && in_multi_thread_runtime() {
-            if let Some(thread) = hub_thread() {
-                match thread.send(Job::Wake(wakers)) {
+            if let Some(thread) = wake_thread() {
+                match thread.send(wakers) {
                     Ok(()) => return,
                     // The thread ended (it does not, while the process
                     // runs): wake here.
-                    Err(mpsc::SendError(Job::Wake(back))) => wakers = back,
-                    // (Only a `Wake` was sent.)
-                    Err(mpsc::SendError(Job::Watch(..))) => return,
+                    Err(mpsc::SendError(back)) => wakers = back,
                 }
             }
         }
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    /// Wakes them all here, each apart (for the hub thread itself: a waker
-    /// that panics must not stop it).
+    /// Wakes them all here, each apart: for a thread of the hub's own,
+    /// which a waker that panics (not tokio's) must not stop.
     pub(crate) fn wake_here(self) {
         wake_each(self.wakers);
     }
-}
-
-/// Has the hub thread send `hub`'s keep-alives every `interval` of quiet
-/// per topic, until the hub is dropped. Whether it will (the thread runs).
-pub(crate) fn watch(hub: Weak<Inner>, interval: Duration) -> bool {
-    hub_thread().is_some_and(|thread| thread.send(Job::Watch(hub, interval)).is_ok())
-}
-
-/// What the hub thread is asked to do.
-enum Job {
-    /// Wake these subscribers, in order.
-    Wake(Vec<Waker>),
-    /// Send this hub's keep-alives at this interval.
-    Watch(Weak<Inner>, Duration),
 }
 
 fn in_multi_thread_runtime() -> bool {
@@ -123,49 +99,28 @@ fn in_multi_thread_runtime() -> bool {
         .is_ok_and(|handle| handle.runtime_flavor() != RuntimeFlavor::CurrentThread)
 }
 
-/// The hub thread's channel; `None` if the thread could not be started
-/// (then every wake happens in place, and each stream keeps its own
-/// keep-alive timer).
-fn hub_thread() -> Option<&'static Sender<Job>> {
-    static THREAD: OnceLock<Option<Sender<Job>>> = OnceLock::new();
+/// The wake thread's channel; `None` if the thread could not be started
+/// (then every wake happens in place).
+fn wake_thread() -> Option<&'static Sender<Vec<Waker>>> {
+    static THREAD: OnceLock<Option<Sender<Vec<Waker>>>> = OnceLock::new();
     THREAD
         .get_or_init(|| {
-            let (tx, rx) = mpsc::channel::<Job>();
+            let (tx, rx) = mpsc::channel::<Vec<Waker>>();
             let spawned = std::thread::Builder::new()
-                .name("ssekit-hub".to_owned())
-                .spawn(move || run(&rx));
+                .name("ssekit-hub-wake".to_owned())
+                .spawn(move || rx.into_iter().for_each(wake_each));
             match spawned {
                 Ok(_) => Some(tx),
                 Err(err) => {
                     tracing::warn!(
                         error = %err,
-                        "ssekit hub: could not start the hub thread; subscribers are woken in place"
+                        "ssekit hub: could not start the wake thread; subscribers are woken in place"
                     );
                     None
                 }
             }
         })
         .as_ref()
-}
-
-/// The hub thread: wakes what it is sent, and sends the keep-alives of the
-/// watched hubs when due; asleep on its channel in between.
-fn run(jobs: &Receiver<Job>) {
-    let mut watched: Vec<Watched> = Vec::new();
-    loop {
-        let job = match watched.iter().map(Watched::due).min() {
-            None => jobs.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(due) => jobs.recv_timeout(due.saturating_duration_since(Instant::now())),
-        };
-        match job {
-            Ok(Job::Wake(wakers)) => wake_each(wakers),
-            Ok(Job::Watch(hub, interval)) => watched.push(Watched::new(hub, interval)),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
-        let now = Instant::now();
-        watched.retain_mut(|hub| hub.tick(now));
-    }
 }
 
 /// Wakes each of `wakers`, in order.
@@ -221,10 +176,12 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn many_wakes_in_a_multi_thread_runtime_go_through_the_hub_thread() {
+    async fn many_wakes_in_a_multi_thread_runtime_go_through_the_wake_thread() {
         let names = wake_n(HAND_OFF);
         assert!(
-            names.iter().all(|n| n.as_deref() == Some("ssekit-hub")),
+            names
+                .iter()
+                .all(|n| n.as_deref() == Some("ssekit-hub-wake")),
             "{names:?}"
         );
         // Fewer are woken in place.

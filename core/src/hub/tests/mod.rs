@@ -406,6 +406,11 @@ async fn an_idle_subscription_keeps_alive_without_a_timer_of_its_own() {
         }
     };
     assert_eq!(text, format!("id: {}\ndata: after\n\n", published.id()));
+    assert_eq!(
+        hub.inner.heartbeat.get(),
+        Some(&true),
+        "the thread looks at it"
+    );
     // Without a keep-alive, neither the hub nor the stream writes one.
     let quiet = Hub::builder().without_keep_alive().build();
     assert!(
@@ -415,39 +420,55 @@ async fn an_idle_subscription_keeps_alive_without_a_timer_of_its_own() {
             .get_keep_alive()
             .is_none()
     );
+    assert!(
+        quiet.inner.heartbeat.get().is_none(),
+        "the thread never looks at it"
+    );
 }
 
-/// Which topics get the keep-alive, at given instants (the interval is an
-/// hour, so the hub thread's own look, every quarter of it, never comes
-/// during the test).
+/// Which topics get the keep-alive, looked at at given instants (the
+/// interval is an hour, so the keep-alive thread's own looks, every quarter
+/// of it, never come during the test).
 #[test]
 fn the_keep_alive_goes_to_quiet_topics_with_subscribers_and_idle_queues() {
     const HOUR: Duration = Duration::from_secs(3600);
     let hub = Hub::builder()
         .keep_alive(KeepAlive::new().interval(HOUR).text("hi"))
         .build();
-    let start = std::time::Instant::now();
+    let t0 = std::time::Instant::now() + HOUR;
     let mut quiet = sub(&hub, "quiet", Resume::Start);
     let mut busy = sub(&hub, "busy", Resume::Start);
     hub.publish("lonely", "no subscriber").unwrap();
     assert_eq!(ready(&mut quiet).len() + ready(&mut busy).len(), 2); // the markers
-    assert_eq!(hub.inner.heartbeat(start + HOUR / 2, HOUR), 0);
-    // An hour on, both topics with subscribers are due; "busy" has an event
-    // waiting, which keeps it alive instead.
-    hub.publish("busy", "waiting").unwrap();
-    assert_eq!(hub.inner.heartbeat(start + HOUR * 2, HOUR), 2);
+    // The first look counts the quiet from then on.
+    assert_eq!(hub.inner.heartbeat(t0, HOUR), 0);
+    // An event to "busy": its quiet starts again at the next look.
+    hub.publish("busy", "event").unwrap();
+    assert_eq!(hub.inner.heartbeat(t0 + HOUR, HOUR), 1);
     assert_eq!(
         ready(&mut quiet).iter().map(text).collect::<Vec<_>>(),
         [": hi\n"]
     );
     let got = ready(&mut busy);
     assert_eq!(got.len(), 1);
-    assert_eq!(data_of(&got[0]).as_deref(), Some("waiting"));
+    assert_eq!(data_of(&got[0]).as_deref(), Some("event"));
     // Not again before another hour of quiet.
-    assert_eq!(hub.inner.heartbeat(start + HOUR * 5 / 2, HOUR), 0);
-    assert_eq!(hub.inner.heartbeat(start + HOUR * 3, HOUR), 2);
-    assert_eq!(ready(&mut quiet).len(), 1);
-    assert_eq!(hub.stats().delivered, 1);
+    assert_eq!(hub.inner.heartbeat(t0 + HOUR * 3 / 2, HOUR), 0);
+    assert_eq!(hub.inner.heartbeat(t0 + HOUR * 2, HOUR), 2);
+    assert_eq!(ready(&mut quiet).len() + ready(&mut busy).len(), 2);
+    // A subscriber with an event still queued is not given a keep-alive.
+    hub.publish("quiet", "unread").unwrap();
+    assert_eq!(hub.inner.heartbeat(t0 + HOUR * 3, HOUR), 1); // "busy"
+    assert_eq!(hub.inner.heartbeat(t0 + HOUR * 5, HOUR), 2);
+    let got = ready(&mut quiet);
+    assert_eq!(got.len(), 1);
+    assert_eq!(data_of(&got[0]).as_deref(), Some("unread"));
+    // Two keep-alives due while it did not read: one is written.
+    assert_eq!(
+        ready(&mut busy).iter().map(text).collect::<Vec<_>>(),
+        [": hi\n"]
+    );
+    assert_eq!(hub.stats().delivered, 2, "keep-alives are not events");
 }
 
 #[tokio::test(start_paused = true)]
