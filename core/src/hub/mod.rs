@@ -584,8 +584,8 @@ pub(crate) struct Inner {
     max_topics: usize,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
-    /// Whether the hub thread sends the keep-alives (decided on the first
-    /// subscribe; if not, each stream has its own timer).
+    /// Whether the keep-alive thread sends the keep-alives (decided on the
+    /// first subscribe; if not, each stream has its own timer).
     heartbeat: OnceLock<bool>,
     pub(crate) stats: Counters,
     backplane: Option<Arc<dyn Backplane>>,
@@ -731,14 +731,13 @@ impl Hub {
     /// [`EventStream::without_keep_alive`] on it does not silence the hub's
     /// (build the hub with [`HubBuilder::without_keep_alive`] for that),
     /// and [`EventStream::keep_alive`] adds the stream's own timer to the
-    /// hub's keep-alive. With a [`Backplane`], no keep-alive is written
-    /// while the stream's first read of the history is under way (bounded
-    /// by the backplane's own timeout).
+    /// hub's keep-alive.
     ///
     /// With a [`Backplane`], the subscriber is registered at once and its
     /// stream first reads the backplane's history (see [`backplane`]); if
     /// that read fails, the stream ends without an event and the client
-    /// retries.
+    /// retries. No keep-alive is written while that read is under way
+    /// (bounded by the backplane's own timeout).
     ///
     /// # Errors
     ///
@@ -914,8 +913,8 @@ fn snapshot_lookup(after: &str, snapshot: &Snapshot, limits: &Limits) -> Lookup 
 }
 
 impl Inner {
-    /// Whether the hub thread sends this hub's keep-alives (asked to on
-    /// the first call).
+    /// Whether the keep-alive thread sends this hub's keep-alives (asked to
+    /// on the first call).
     fn sends_keep_alives(self: &Arc<Self>, keep_alive: &KeepAlive) -> bool {
         *self
             .heartbeat

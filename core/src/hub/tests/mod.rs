@@ -378,7 +378,7 @@ fn invalid_topics_are_typed_errors() {
     assert_eq!(hub.stats().topics, 0);
 }
 
-/// The hub thread writes the keep-alive to a quiet topic's subscribers;
+/// The keep-alive thread writes the keep-alive to a quiet topic's subscribers;
 /// their streams have no timer of their own.
 #[tokio::test]
 async fn an_idle_subscription_keeps_alive_without_a_timer_of_its_own() {
@@ -733,7 +733,7 @@ fn an_idle_subscriber_is_under_a_kibibyte() {
 }
 
 /// A publish that wakes more subscribers than [`wake::HAND_OFF`] from inside
-/// a multi-thread runtime (their wakers go through the hub thread): every
+/// a multi-thread runtime (their wakers go through the wake thread): every
 /// subscriber still gets every event once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_big_fan_out_from_a_runtime_worker_reaches_every_subscriber_in_order() {
