@@ -519,7 +519,9 @@ impl HubBuilder {
     /// has sent nothing for the interval (give or take a quarter of it, at
     /// least 10 ms), from one thread for the process, so that an idle
     /// subscriber needs no timer of its own; the streams [`Hub::subscribe`]
-    /// returns then have no keep-alive of their own (see there).
+    /// returns then have no keep-alive of their own (see there). That
+    /// thread keeps real time, not tokio's clock: a paused test clock
+    /// (`tokio::time::pause`) does not bring the keep-alive sooner.
     ///
     /// ```
     /// use std::time::Duration;
