@@ -35,6 +35,15 @@ use super::{Inner, lock};
 /// The shortest time between two looks at a hub's topics.
 pub(crate) const MIN_PERIOD: Duration = Duration::from_millis(10);
 
+/// The longest time between two looks (so that any interval, up to
+/// `Duration::MAX`, gives instants that exist).
+const MAX_PERIOD: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How often a hub with keep-alive `interval` is looked at.
+fn period(interval: Duration) -> Duration {
+    (interval / 4).clamp(MIN_PERIOD, MAX_PERIOD)
+}
+
 /// Has the keep-alive thread send `hub`'s keep-alives, at `interval` of
 /// quiet per topic, until the hub is dropped. Whether it will (the thread
 /// runs).
@@ -107,7 +116,7 @@ pub(crate) struct Watched {
 
 impl Watched {
     fn new(hub: Weak<Inner>, interval: Duration, now: Instant) -> Self {
-        let period = (interval / 4).max(MIN_PERIOD);
+        let period = period(interval);
         Self {
             hub,
             interval,
@@ -187,7 +196,7 @@ impl Inner {
     /// returns how many got the keep-alive.
     #[cfg(test)]
     pub(crate) fn heartbeat(&self, now: Instant, interval: Duration) -> usize {
-        let period = (interval / 4).max(MIN_PERIOD);
+        let period = period(interval);
         self.topics()
             .iter()
             .filter(|topic| ping_if_quiet(topic, now, interval, period))

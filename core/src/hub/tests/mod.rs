@@ -424,6 +424,18 @@ async fn an_idle_subscription_keeps_alive_without_a_timer_of_its_own() {
         quiet.inner.heartbeat.get().is_none(),
         "the thread never looks at it"
     );
+    // Any interval is taken, up to the longest there is.
+    let never = Hub::builder()
+        .keep_alive(KeepAlive::new().interval(Duration::MAX))
+        .build();
+    let mut stream = never.subscribe("t", Resume::Start).unwrap();
+    assert!(stream.next().await.unwrap().starts_with(b"id: "));
+    assert_eq!(
+        never
+            .inner
+            .heartbeat(std::time::Instant::now(), Duration::MAX),
+        0
+    );
 }
 
 /// Which topics get the keep-alive, looked at at given instants (the
