@@ -142,6 +142,10 @@ impl KeepAlive {
     /// The shortest interval; shorter ones are raised to it.
     pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
+    /// The longest interval, a day; longer ones are lowered to it (for no
+    /// keep-alive at all, use [`EventStream::without_keep_alive`]).
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
     /// `:\n` after 15 seconds of idleness.
     pub fn new() -> Self {
         Self {
@@ -151,9 +155,10 @@ impl KeepAlive {
     }
 
     /// Sets how long the stream may be idle before a keep-alive is written;
-    /// at least [`KeepAlive::MIN_INTERVAL`].
+    /// at least [`KeepAlive::MIN_INTERVAL`], at most
+    /// [`KeepAlive::MAX_INTERVAL`].
     pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval.max(Self::MIN_INTERVAL);
+        self.interval = interval.clamp(Self::MIN_INTERVAL, Self::MAX_INTERVAL);
         self
     }
 
@@ -396,7 +401,9 @@ impl<S> EventStream<S> {
     /// this is the opt-in fallback where they cannot (e.g. actix-web over TLS).
     pub fn disconnect_probe(mut self, interval: Option<Duration>) -> Self {
         self.settings_mut().probe = match interval {
-            Some(interval) => Probe::Every(interval.max(KeepAlive::MIN_INTERVAL)),
+            Some(interval) => {
+                Probe::Every(interval.clamp(KeepAlive::MIN_INTERVAL, KeepAlive::MAX_INTERVAL))
+            }
             None => Probe::Off,
         };
         self
@@ -1043,6 +1050,33 @@ mod tests {
         let probed = quiet().disconnect_probe(Some(Duration::from_secs(1)));
         assert_eq!(probed.get_disconnect_probe(), Some(Duration::from_secs(1)));
         assert_eq!(quiet().get_disconnect_probe(), None);
+    }
+
+    /// The longest interval there is is lowered to a day: a stream that
+    /// wrote after its timer was set reaches its keep-alive without an
+    /// instant overflowing.
+    #[tokio::test(start_paused = true)]
+    async fn the_longest_keep_alive_interval_is_a_day() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let events = stream::unfold(rx, |mut rx| async { rx.recv().await.map(|e| (e, rx)) });
+        let mut body = Box::pin(
+            EventStream::new(events)
+                .keep_alive(KeepAlive::new().interval(Duration::MAX))
+                .disconnect_probe(Some(Duration::MAX)),
+        );
+        assert_eq!(
+            body.get_keep_alive().map(KeepAlive::get_interval),
+            Some(KeepAlive::MAX_INTERVAL)
+        );
+        assert_eq!(body.get_disconnect_probe(), Some(KeepAlive::MAX_INTERVAL));
+        tx.send(Event::new("a")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\n");
+        assert!(pending_now(&mut body).await); // the timer is set
+        tx.send(Event::new("b")).unwrap();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: b\n\n");
+        let start = tokio::time::Instant::now();
+        assert_eq!(&body.next().await.unwrap()[..], b":\n");
+        assert_eq!(start.elapsed(), KeepAlive::MAX_INTERVAL);
     }
 
     #[tokio::test(start_paused = true)]
