@@ -309,11 +309,11 @@ static PROBE: Bytes = Bytes::from_static(b":\n");
 
 /// What a stream is set to, apart from its state. Streams keep a shared
 /// one (`EventStream::new`'s defaults, or those without keep-alive, as a
-/// hub's streams have) until a setter changes it, which gives the stream
-/// its own copy: 8 bytes per stream instead of 72. (A setting an adapter
+/// hub's streams have) until a setter changes them to others, which gives
+/// the stream its own copy: 8 bytes per stream instead of 72. (A setting an adapter
 /// sets on every stream would give each stream its own copy: the long
 /// lines flag, which actix-web's sets, stays the stream's own.)
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Settings {
     keep_alive: Option<KeepAlive>,
     probe: Probe,
@@ -363,25 +363,34 @@ where
 }
 
 impl<S> EventStream<S> {
-    /// The stream's own settings, to change (copied first if shared).
-    fn settings_mut(&mut self) -> &mut Settings {
-        Arc::make_mut(&mut self.settings)
+    /// Changes the stream's settings: to a shared copy when they come out
+    /// as one of the shared ones, else to its own (made only if it had none).
+    fn update(&mut self, change: impl FnOnce(&mut Settings)) {
+        let mut next = (*self.settings).clone();
+        change(&mut next);
+        if next == *self.settings {
+            return;
+        }
+        let shared = [&*DEFAULT_SETTINGS, &*QUIET_SETTINGS];
+        if let Some(shared) = shared.into_iter().find(|s| s.as_ref() == &next) {
+            self.settings = Arc::clone(shared);
+        } else if let Some(own) = Arc::get_mut(&mut self.settings) {
+            *own = next;
+        } else {
+            self.settings = Arc::new(next);
+        }
     }
 
     /// Sets the keep-alive.
     pub fn keep_alive(mut self, keep_alive: KeepAlive) -> Self {
-        self.settings_mut().keep_alive = Some(keep_alive);
+        self.update(|settings| settings.keep_alive = Some(keep_alive));
         self
     }
 
     /// Turns keep-alive off: nothing is written while the inner stream is idle
     /// (and a client that left is noticed only on the next event).
     pub fn without_keep_alive(mut self) -> Self {
-        if Arc::ptr_eq(&self.settings, &DEFAULT_SETTINGS) {
-            self.settings = Arc::clone(&QUIET_SETTINGS);
-        } else if self.settings.keep_alive.is_some() {
-            self.settings_mut().keep_alive = None;
-        }
+        self.update(|settings| settings.keep_alive = None);
         self
     }
 
@@ -400,12 +409,13 @@ impl<S> EventStream<S> {
     /// (`ssekit_actix_web::on_connect`, `ssekit_poem::NoticeDepartures`), and
     /// this is the opt-in fallback where they cannot (e.g. actix-web over TLS).
     pub fn disconnect_probe(mut self, interval: Option<Duration>) -> Self {
-        self.settings_mut().probe = match interval {
+        let probe = match interval {
             Some(interval) => {
                 Probe::Every(interval.clamp(KeepAlive::MIN_INTERVAL, KeepAlive::MAX_INTERVAL))
             }
             None => Probe::Off,
         };
+        self.update(|settings| settings.probe = probe);
         self
     }
 
@@ -578,9 +588,7 @@ impl<S> EventStream<S> {
     /// ```
     pub fn coalesce(mut self, delay: Duration) -> Self {
         let us = u32::try_from(delay.as_micros()).unwrap_or(u32::MAX);
-        if self.settings.coalesce_us != us {
-            self.settings_mut().coalesce_us = us;
-        }
+        self.update(|settings| settings.coalesce_us = us);
         self
     }
 

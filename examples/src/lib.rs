@@ -1119,11 +1119,11 @@ pub const GRACEFUL_SHUTDOWN_LIMIT: Duration = Duration::from_secs(5);
 
 /// Serves `service` on `listener` with hyper (HTTP/1.1 and h2c) and the
 /// [`limits`]: what `axum::serve` and `warp::serve` do, plus the settings
-/// they do not expose, and `TCP_NODELAY` on every connection. Runs until `shutdown` completes, then stops
-/// accepting, lets every open connection finish (hyper's graceful shutdown:
-/// idle keep-alive connections close, responses run to their end; the event
-/// streams end on [`shutdown_token`]) for at most
-/// [`GRACEFUL_SHUTDOWN_LIMIT`], and returns.
+/// they do not expose, and `TCP_NODELAY` on every connection. Runs until
+/// `shutdown` completes, then stops accepting, lets every open connection
+/// finish (hyper's graceful shutdown: idle keep-alive connections close,
+/// responses run to their end; the event streams end on [`shutdown_token`])
+/// for at most [`GRACEFUL_SHUTDOWN_LIMIT`], and returns.
 ///
 /// # Errors
 ///

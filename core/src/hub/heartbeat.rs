@@ -25,7 +25,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::topic::Topic;
@@ -182,19 +182,10 @@ pub(crate) fn ping_if_quiet(
     true
 }
 
+#[cfg(test)]
 impl Inner {
-    /// Every topic in memory.
-    fn topics(&self) -> Vec<Arc<Topic>> {
-        let mut topics = Vec::new();
-        for shard in &self.shards {
-            topics.extend(lock(shard).values().map(Arc::clone));
-        }
-        topics
-    }
-
     /// Looks at every topic at `now` as the keep-alive thread does;
     /// returns how many got the keep-alive.
-    #[cfg(test)]
     pub(crate) fn heartbeat(&self, now: Instant, interval: Duration) -> usize {
         let period = period(interval);
         self.topics()

@@ -1119,11 +1119,19 @@ impl Inner {
 
     /// [`Feed::topics`].
     fn watched_topics(&self) -> Vec<String> {
-        let mut names = Vec::new();
+        self.topics()
+            .iter()
+            .map(|topic| topic.name.to_string())
+            .collect()
+    }
+
+    /// Every topic in memory (each shard locked in turn, not together).
+    pub(crate) fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut topics = Vec::new();
         for shard in &self.shards {
-            names.extend(lock(shard).keys().map(ToString::to_string));
+            topics.extend(lock(shard).values().map(Arc::clone));
         }
-        names
+        topics
     }
 
     /// [`Feed::end_topic`].

@@ -225,6 +225,24 @@ impl Subscription {
         }
     }
 
+    /// The next event already taken (the preface first), with its
+    /// accounting: a live event's bytes are owed back to the queue and it
+    /// counts as delivered; preface events are not the queue's.
+    fn next_taken(&mut self) -> Option<EncodedEvent> {
+        let event = self.taken.pop_front()?;
+        if self.preface_left > 0 {
+            self.preface_left -= 1;
+            if self.preface_left == 0 && self.taken.is_empty() {
+                // Replays are one-off: free their buffer.
+                self.taken = VecDeque::new();
+            }
+        } else {
+            self.owed = self.owed.saturating_add(event.len());
+            self.count_delivered();
+        }
+        Some(event)
+    }
+
     /// Counts one yielded event as delivered.
     fn count_delivered(&mut self) {
         if self.delivered == u32::MAX {
@@ -257,19 +275,7 @@ impl Stream for Subscription {
                 }
             }
         }
-        if let Some(event) = this.taken.pop_front() {
-            if this.preface_left > 0 {
-                // Preface events are not the queue's: no bytes owed back,
-                // not counted as delivered.
-                this.preface_left -= 1;
-                if this.preface_left == 0 && this.taken.is_empty() {
-                    // Replays are one-off: free their buffer.
-                    this.taken = VecDeque::new();
-                }
-            } else {
-                this.owed = this.owed.saturating_add(event.len());
-                this.count_delivered();
-            }
+        if let Some(event) = this.next_taken() {
             return Poll::Ready(Some(event));
         }
         if this.ended {
@@ -283,14 +289,7 @@ impl Stream for Subscription {
             std::mem::swap(&mut queue.events, &mut this.taken);
             queue.ping = false;
             drop(queue);
-            if let Some(event) = this.taken.pop_front() {
-                this.owed = this.owed.saturating_add(event.len());
-                this.count_delivered();
-                return Poll::Ready(Some(event));
-            }
-            // Not reached: the queue was not empty.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
+            return Poll::Ready(this.next_taken());
         }
         if queue.state != End::Open {
             drop(queue);
