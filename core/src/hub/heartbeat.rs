@@ -110,18 +110,15 @@ fn run(new: &Receiver<Watched>) {
 pub(crate) struct Watched {
     hub: Weak<Inner>,
     interval: Duration,
-    period: Duration,
     due: Instant,
 }
 
 impl Watched {
     fn new(hub: Weak<Inner>, interval: Duration, now: Instant) -> Self {
-        let period = period(interval);
         Self {
             hub,
             interval,
-            period,
-            due: now + period,
+            due: now + period(interval),
         }
     }
 
@@ -142,9 +139,9 @@ impl Watched {
         let topics = (hub.stats.subscribers.load(Ordering::Relaxed) > 0).then(|| hub.topics());
         drop(hub);
         for topic in topics.into_iter().flatten() {
-            ping_if_quiet(&topic, now, self.interval, self.period);
+            ping_if_quiet(&topic, now, self.interval);
         }
-        self.due = Instant::now() + self.period;
+        self.due = Instant::now() + period(self.interval);
         true
     }
 }
@@ -154,15 +151,10 @@ impl Watched {
 /// `interval` (counted from `period` before the look that first saw it
 /// quiet, the latest its last write can have been). Returns whether it
 /// did.
-pub(crate) fn ping_if_quiet(
-    topic: &Topic,
-    now: Instant,
-    interval: Duration,
-    period: Duration,
-) -> bool {
+fn ping_if_quiet(topic: &Topic, now: Instant, interval: Duration) -> bool {
     let mut state = lock(&topic.state);
     if std::mem::take(&mut state.wrote) {
-        state.quiet_since = Some(now.checked_sub(period).unwrap_or(now));
+        state.quiet_since = Some(now.checked_sub(period(interval)).unwrap_or(now));
         return false;
     }
     let quiet_since = *state.quiet_since.get_or_insert(now);
@@ -187,10 +179,9 @@ impl Inner {
     /// Looks at every topic at `now` as the keep-alive thread does;
     /// returns how many got the keep-alive.
     pub(crate) fn heartbeat(&self, now: Instant, interval: Duration) -> usize {
-        let period = period(interval);
         self.topics()
             .iter()
-            .filter(|topic| ping_if_quiet(topic, now, interval, period))
+            .filter(|topic| ping_if_quiet(topic, now, interval))
             .count()
     }
 }
