@@ -33,7 +33,7 @@ use super::wake::Wakes;
 use super::{Inner, lock};
 
 /// The shortest time between two looks at a hub's topics.
-pub(crate) const MIN_PERIOD: Duration = Duration::from_millis(10);
+const MIN_PERIOD: Duration = Duration::from_millis(10);
 
 /// The longest time between two looks (so that any interval, up to
 /// `Duration::MAX`, gives instants that exist).
@@ -107,7 +107,7 @@ fn run(new: &Receiver<Watched>) {
 }
 
 /// A hub the keep-alive thread looks at.
-pub(crate) struct Watched {
+struct Watched {
     hub: Weak<Inner>,
     interval: Duration,
     due: Instant,
