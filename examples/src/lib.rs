@@ -326,6 +326,9 @@ pub enum BodyError {
     TooLarge,
     /// The connection failed while the body was read.
     Unreadable,
+    /// The body ended before the length its `Content-Length` declared: the
+    /// client's upload was cut off.
+    Truncated,
 }
 
 impl std::fmt::Display for BodyError {
@@ -333,6 +336,9 @@ impl std::fmt::Display for BodyError {
         match self {
             BodyError::TooLarge => write!(f, "invalid body: longer than {MAX_POST_BYTES} bytes"),
             BodyError::Unreadable => f.write_str("invalid body: could not be read"),
+            BodyError::Truncated => {
+                f.write_str("invalid body: shorter than its Content-Length (the upload was cut off)")
+            }
         }
     }
 }
@@ -341,13 +347,19 @@ impl std::error::Error for BodyError {}
 
 /// Reads a request body given as a stream of chunks (each framework's body
 /// stream), keeping at most [`MAX_POST_BYTES`]: it stops reading as soon as
-/// the body is longer.
+/// the body is longer. `content_length` is the request's `Content-Length`
+/// header, if any: a body that ends short of it was cut off, and is refused
+/// rather than published in part. (hyper's servers report that as an error
+/// of the stream already; actix-http 3 ends the stream as if the body were
+/// complete when the client closes its side of the connection. A chunked
+/// upload cut off there still looks complete, and cannot be told apart.)
 ///
 /// # Errors
 ///
 /// [`BodyError::TooLarge`] past [`MAX_POST_BYTES`], [`BodyError::Unreadable`]
-/// when a chunk is an error.
-pub async fn read_body<S, B, E>(body: S) -> Result<Bytes, BodyError>
+/// when a chunk is an error, [`BodyError::Truncated`] when the body ends
+/// before its `Content-Length`.
+pub async fn read_body<S, B, E>(body: S, content_length: Option<&[u8]>) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<B, E>>,
     B: bytes::Buf,
@@ -365,6 +377,13 @@ where
             read.extend_from_slice(piece);
             chunk.advance(len);
         }
+    }
+    // (A malformed header is the server's to refuse; it is not read here.)
+    let declared = content_length
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|declared| (read.len() as u64) < declared) {
+        return Err(BodyError::Truncated);
     }
     Ok(read.freeze())
 }

@@ -20,7 +20,14 @@ async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
     let request = &request;
     let uri = request.uri();
     let body = if ssekit_examples::needs_body(request.method().as_str(), uri.path()) {
-        ssekit_examples::read_body(payload).await
+        ssekit_examples::read_body(
+            payload,
+            request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .map(HeaderValue::as_bytes),
+        )
+        .await
     } else {
         Ok(Bytes::new())
     };

@@ -22,7 +22,14 @@ async fn handle(request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let uri = &parts.uri;
     let body = if ssekit_examples::needs_body(parts.method.as_str(), uri.path()) {
-        ssekit_examples::read_body(body.into_data_stream()).await
+        ssekit_examples::read_body(
+            body.into_data_stream(),
+            parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .map(HeaderValue::as_bytes),
+        )
+        .await
     } else {
         Ok(Bytes::new())
     };

@@ -33,7 +33,14 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 async fn handle(request: &Request, body: Body) -> Response {
     let uri = request.uri();
     let body = if ssekit_examples::needs_body(request.method().as_str(), uri.path()) {
-        ssekit_examples::read_body(body.into_bytes_stream()).await
+        ssekit_examples::read_body(
+            body.into_bytes_stream(),
+            request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .map(HeaderValue::as_bytes),
+        )
+        .await
     } else {
         Ok(bytes::Bytes::new())
     };

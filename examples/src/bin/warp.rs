@@ -76,7 +76,13 @@ where
     B: bytes::Buf,
 {
     let body = if ssekit_examples::needs_body(method.as_str(), path.as_str()) {
-        ssekit_examples::read_body(body).await
+        ssekit_examples::read_body(
+            body,
+            headers
+                .get(header::CONTENT_LENGTH)
+                .map(HeaderValue::as_bytes),
+        )
+        .await
     } else {
         Ok(bytes::Bytes::new())
     };
