@@ -336,9 +336,9 @@ impl std::fmt::Display for BodyError {
         match self {
             BodyError::TooLarge => write!(f, "invalid body: longer than {MAX_POST_BYTES} bytes"),
             BodyError::Unreadable => f.write_str("invalid body: could not be read"),
-            BodyError::Truncated => {
-                f.write_str("invalid body: shorter than its Content-Length (the upload was cut off)")
-            }
+            BodyError::Truncated => f.write_str(
+                "invalid body: shorter than its Content-Length (the upload was cut off)",
+            ),
         }
     }
 }

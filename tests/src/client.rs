@@ -260,6 +260,11 @@ impl SseReader {
         }
     }
 
+    /// The parser's last event ID buffer ([`Oracle::last_event_id`]).
+    pub fn last_event_id(&self) -> &str {
+        self.parser.last_event_id()
+    }
+
     /// The next event, skipping retry values; panics on a parser error.
     pub async fn next_event(&mut self) -> Option<Parsed> {
         loop {

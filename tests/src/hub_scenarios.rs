@@ -111,6 +111,7 @@ macro_rules! for_each_hub_scenario {
             $($args)*;
             hub_fan_out_reaches_every_subscriber_in_order,
             hub_resume_after_cut_replays_exactly_the_missed_events,
+            hub_lone_subscriber_resumes_after_the_topic_was_released,
             hub_query_last_event_id_on_first_request,
             hub_reset_for_unknown_id,
             hub_reset_for_too_old_id,
@@ -298,6 +299,44 @@ pub async fn hub_resume_after_cut_replays_exactly_the_missed_events<F: HubFramew
     publish_range(&hub, "cut", 11..=11);
     assert_eq!(next_message(&mut reader).await.0, "11");
     assert_eq!(hub.stats().replayed, 5);
+}
+
+/// A topic's only subscriber leaves before the first event, with only the
+/// position marker (`<epoch>-0`); the topic is released (no subscriber, no
+/// history); the first event is published while nobody listens. The
+/// browser's reconnect with the marker gets that event, not a reset. (A
+/// short keep-alive: a server that does not watch for departures notices
+/// one when it next writes.)
+pub async fn hub_lone_subscriber_resumes_after_the_topic_was_released<F: HubFramework>() {
+    let hub = Hub::builder()
+        .keep_alive(ssekit::KeepAlive::new().interval(Duration::from_millis(20)))
+        .build();
+    let server = F::serve_hub(hub.clone()).await;
+    let mut reader = open(server.addr, "/hub/lone", &[]).await;
+    reader.read_raw_until(b"-0\n\n").await;
+    let marker = reader.last_event_id().to_owned();
+    assert!(marker.ends_with("-0"), "the position marker: {marker:?}");
+    drop(reader);
+    // Bounded: the server notices the departure and the topic goes.
+    let released = async {
+        while hub.topic_stats("lone").is_some() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(STEP_TIMEOUT, released)
+        .await
+        .expect("the topic released once its only subscriber left");
+    let published = publish_range(&hub, "lone", 1..=1);
+    let mut reader = open(
+        server.addr,
+        "/hub/lone",
+        &[("last-event-id", marker.as_bytes())],
+    )
+    .await;
+    assert_eq!(
+        next_message(&mut reader).await,
+        ("1".to_owned(), published[0].clone())
+    );
 }
 
 /// `?last_event_id=` on the first request resumes like the header; when

@@ -150,6 +150,13 @@ impl Oracle {
         self.drain()
     }
 
+    /// The last event ID buffer, as a browser's `EventSource` keeps it: set
+    /// by an `id` field even in a block that dispatches nothing (what it
+    /// sends as `Last-Event-ID` when it reconnects).
+    pub fn last_event_id(&self) -> &str {
+        &self.last_event_id
+    }
+
     /// Parses one whole stream from a fresh state.
     pub fn parse_all(bytes: &[u8]) -> Vec<Parsed> {
         let mut oracle = Self::new();

@@ -58,10 +58,10 @@
 //! | live delivery | every event published after a subscriber joined reaches it exactly once, unless its queue went over its bound (then its stream ends, see below) |
 //! | resume | with `Last-Event-ID: <epoch>-<n>` whose events after `n` are all in the history and within the replay cap, the subscriber receives exactly `n+1 ..= top` then live events, no gap and no duplicate, even while publishers race the join (join and publish take the same per-topic lock) |
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
-//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap |
+//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left): a topic released before its first event goes on in the same epoch when it is used again (the hub keeps such epochs, at most [`HubBuilder::max_topics`] of them, oldest forgotten first; a forgotten one is a `reset` with `unknown_epoch`) |
 //! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
 //! | keep-alive | a topic that has sent nothing for about [`HubBuilder::keep_alive`]'s interval (15 s by default; give or take a quarter of it, at least 10 ms) gets its keep-alive comment, from one thread for the process: every subscriber with nothing queued receives it; it is a comment, so no client sees a message. A subscriber still joining through a [`Backplane`] gets none until the backplane's read is done |
-//! | after a restart | a topic's epoch is minted when its log starts (first use, or after it was released); ids of an older epoch get `reset` with `unknown_epoch` |
+//! | after a restart | a topic's epoch is minted when its log starts (first use, or when it is used again after it was released with events, or removed); ids of an older epoch get `reset` with `unknown_epoch` |
 //!
 //! Memory, each bound configurable on [`HubBuilder`]:
 //!
@@ -72,7 +72,7 @@
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
 //! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
-//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`] |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, the epochs of as many topics released before their first event: 8 bytes each, with its name's 8-byte hash and their index (about 40 bytes in all) |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
 //!
 //! # Ids
@@ -177,7 +177,7 @@ pub use subscription::Subscription;
 pub use topic::MAX_TOPIC_LEN;
 
 use subscription::{Join, Offer, SubShared};
-use topic::{Limits, Log, Lookup, Topic, TopicProblem, TopicState};
+use topic::{Limits, Log, Lookup, Topic, TopicProblem, TopicState, UnusedEpochs};
 use wake::Wakes;
 
 /// The `event` type of the reset signal: `event: reset`.
@@ -562,6 +562,7 @@ impl HubBuilder {
             limits: self.limits,
             queue_bytes: self.queue_bytes,
             max_topics: self.max_topics,
+            unused_per_shard: self.max_topics.div_ceil(self.shards),
             keep_alive: self.keep_alive,
             heartbeat: OnceLock::new(),
             stats: Counters::default(),
@@ -576,7 +577,15 @@ impl HubBuilder {
     }
 }
 
-type Shard = Mutex<HashMap<Arc<str>, Arc<Topic>>>;
+/// One shard of the hub's topics.
+#[derive(Default)]
+struct ShardMap {
+    topics: HashMap<Arc<str>, Arc<Topic>>,
+    /// The epochs of this shard's topics released before their first event.
+    unused: UnusedEpochs,
+}
+
+type Shard = Mutex<ShardMap>;
 
 pub(crate) struct Inner {
     shards: Box<[Shard]>,
@@ -584,6 +593,8 @@ pub(crate) struct Inner {
     limits: Limits,
     queue_bytes: usize,
     max_topics: usize,
+    /// The most [`UnusedEpochs`] each shard keeps: together, `max_topics`.
+    unused_per_shard: usize,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
     /// Whether the keep-alive thread sends the keep-alives (decided on the
@@ -775,7 +786,12 @@ impl Hub {
     /// # Ok::<(), ssekit::HubError>(())
     /// ```
     pub fn remove_topic(&self, topic: &str) -> bool {
-        let removed = lock(self.inner.shard(topic)).remove(topic);
+        let removed = {
+            let mut shard = lock(self.inner.shard(topic));
+            // Its next use starts a new epoch, even if it had none in memory.
+            shard.unused.take(self.inner.hasher.hash_one(topic));
+            shard.topics.remove(topic)
+        };
         let Some(removed) = removed else {
             return false;
         };
@@ -834,7 +850,7 @@ impl Hub {
     /// backplane, counts as empty).
     #[must_use]
     pub fn topic_stats(&self, topic: &str) -> Option<TopicStats> {
-        let found = lock(self.inner.shard(topic)).get(topic).cloned()?;
+        let found = lock(self.inner.shard(topic)).topics.get(topic).cloned()?;
         let state = lock(&found.state);
         let (history_events, history_bytes) = state.log.history_size();
         let top = match (&self.inner.backplane, state.fed) {
@@ -924,7 +940,11 @@ impl Inner {
     }
 
     fn shard(&self, topic: &str) -> &Shard {
-        let hash = self.hasher.hash_one(topic);
+        self.shard_of(self.hasher.hash_one(topic))
+    }
+
+    /// The shard of a topic name's hash.
+    fn shard_of(&self, hash: u64) -> &Shard {
         let len = self.shards.len() as u64;
         // `hash % len < len <= usize::MAX`.
         let index = usize::try_from(hash % len).unwrap_or(0);
@@ -933,8 +953,9 @@ impl Inner {
 
     /// The topic, created if missing (and allowed).
     fn topic(&self, name: &str) -> Result<Arc<Topic>, HubError> {
-        let mut shard = lock(self.shard(name));
-        if let Some(topic) = shard.get(name) {
+        let hash = self.hasher.hash_one(name);
+        let mut shard = lock(self.shard_of(hash));
+        if let Some(topic) = shard.topics.get(name) {
             return Ok(Arc::clone(topic));
         }
         let topics = self.stats.topics.load(Ordering::Relaxed);
@@ -946,7 +967,7 @@ impl Inner {
             return Err(HubError(Kind::TooManyTopics(self.max_topics)));
         }
         let name: Arc<str> = Arc::from(name);
-        let log = Log::new();
+        let log = shard.unused.take(hash).map_or_else(Log::new, Log::in_epoch);
         tracing::debug!(topic = %name, epoch = %log.epoch, "ssekit hub: topic created");
         let topic = Arc::new(Topic {
             name: Arc::clone(&name),
@@ -960,7 +981,7 @@ impl Inner {
                 synced_at: None,
             }),
         });
-        shard.insert(name, Arc::clone(&topic));
+        shard.topics.insert(name, Arc::clone(&topic));
         self.stats.topics.fetch_add(1, Ordering::Relaxed);
         drop(shard);
         if let Some(backplane) = &self.backplane {
@@ -1064,7 +1085,7 @@ impl Inner {
 
     /// The topic, if in memory and not removed.
     fn existing(&self, name: &str) -> Option<Arc<Topic>> {
-        lock(self.shard(name)).get(name).cloned()
+        lock(self.shard(name)).topics.get(name).cloned()
     }
 
     /// [`Feed::deliver`].
@@ -1129,7 +1150,7 @@ impl Inner {
     pub(crate) fn topics(&self) -> Vec<Arc<Topic>> {
         let mut topics = Vec::new();
         for shard in &self.shards {
-            topics.extend(lock(shard).values().map(Arc::clone));
+            topics.extend(lock(shard).topics.values().map(Arc::clone));
         }
         topics
     }
@@ -1364,15 +1385,23 @@ impl Inner {
         };
         if idle {
             // Lock order: shard, then topic.
-            let mut shard = lock(self.shard(&topic.name));
+            let hash = self.hasher.hash_one(&*topic.name);
+            let mut shard = lock(self.shard_of(hash));
             let mut state = lock(&topic.state);
             if state.is_idle() && !state.removed {
                 state.removed = true;
                 if shard
+                    .topics
                     .get(&topic.name)
                     .is_some_and(|t| Arc::ptr_eq(t, topic))
                 {
-                    shard.remove(&topic.name);
+                    shard.topics.remove(&topic.name);
+                    // (With a backplane the positions are the backplane's.)
+                    if state.log.top == 0 && self.backplane.is_none() {
+                        shard
+                            .unused
+                            .keep(hash, state.log.epoch, self.unused_per_shard);
+                    }
                     self.stats.topics.fetch_sub(1, Ordering::Relaxed);
                     tracing::debug!(topic = %topic.name, "ssekit hub: topic released");
                     drop(state);

@@ -4,7 +4,7 @@
 //! The log ([`Log`]) is the part a backplane replaces: it assigns positions
 //! and keeps history. The fan-out ([`TopicState::subscribers`]) stays local.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::Arc;
@@ -219,8 +219,13 @@ pub(crate) enum Lookup {
 
 impl Log {
     pub(crate) fn new() -> Self {
+        Self::in_epoch(Epoch::mint())
+    }
+
+    /// An empty log that goes on in `epoch`, which has no event yet.
+    pub(crate) fn in_epoch(epoch: Epoch) -> Self {
         Self {
-            epoch: Epoch::mint(),
+            epoch,
             top: 0,
             history: VecDeque::new(),
             history_bytes: 0,
@@ -337,6 +342,55 @@ pub(crate) fn behind(after: &str, top: Position) -> Result<(Position, u64), Look
     match top.offset - position.offset {
         0 => Err(Lookup::Resume(Vec::new())),
         missed => Ok((position, missed)),
+    }
+}
+
+/// The epochs of topics released before their first event, by the hash of
+/// the topic's name (the hub's keyed hasher), so that such a topic, used
+/// again, goes on in the same epoch. A subscriber that left one with the
+/// position marker `<epoch>-0` then resumes with no gap, however long the
+/// topic was gone. Nothing was published in such an epoch, so going on in
+/// it cannot give a position twice. Bounded: past `cap`, the oldest is
+/// forgotten (its topic then starts a new epoch, and such a subscriber gets
+/// a reset). A colliding hash can only give a new topic a fresh epoch that
+/// an old, empty one had.
+#[derive(Default)]
+pub(crate) struct UnusedEpochs {
+    by_name: HashMap<u64, Epoch>,
+    /// The order they were kept in, oldest first.
+    order: VecDeque<u64>,
+}
+
+impl UnusedEpochs {
+    /// Keeps the epoch of a topic released before its first event.
+    pub(crate) fn keep(&mut self, name: u64, epoch: Epoch, cap: usize) {
+        if cap == 0 {
+            return;
+        }
+        if self.by_name.insert(name, epoch).is_none() {
+            self.order.push_back(name);
+        }
+        while self.order.len() > cap {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_name.remove(&oldest);
+            }
+        }
+    }
+
+    /// The epoch kept for a topic name, taken out (the topic is back).
+    pub(crate) fn take(&mut self, name: u64) -> Option<Epoch> {
+        let epoch = self.by_name.remove(&name)?;
+        // A linear search, on a topic's creation only: at most `cap` hashes.
+        if let Some(at) = self.order.iter().position(|&n| n == name) {
+            self.order.remove(at);
+        }
+        Some(epoch)
+    }
+
+    /// How many are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.by_name.len()
     }
 }
 

@@ -359,6 +359,79 @@ fn topics_are_released_when_idle_and_a_new_epoch_starts() {
     assert_eq!(kept.stats().topics, 1);
 }
 
+/// The position marker of a topic with no event yet, `<epoch>-0`.
+fn marker_of(sub: &mut Subscription) -> EventId {
+    let marker = text(&ready(sub)[0]);
+    assert!(marker.ends_with("-0\n\n"), "{marker}");
+    EventId::new(marker.trim_start_matches("id: ").trim_end()).unwrap()
+}
+
+#[test]
+fn a_topic_released_before_its_first_event_goes_on_in_its_epoch() {
+    // A lone subscriber leaves with the marker; the topic is released;
+    // the first post comes while nobody listens: the marker resumes it.
+    let hub = Hub::new();
+    let mut s = sub(&hub, "lobby", Resume::Start);
+    let zero = marker_of(&mut s);
+    drop(s);
+    assert!(hub.topic_stats("lobby").is_none(), "released");
+    let p = hub.publish("lobby", "hello").unwrap();
+    let epoch = zero.as_str().trim_end_matches("-0");
+    assert_eq!(p.id().as_str(), format!("{epoch}-1"));
+    let mut back = sub(&hub, "lobby", zero.clone());
+    let replay = ready(&mut back);
+    assert_eq!(
+        replay.len(),
+        1,
+        "{:?}",
+        replay.iter().map(text).collect::<Vec<_>>()
+    );
+    assert_eq!(data_of(&replay[0]).as_deref(), Some("hello"));
+    drop(back);
+    assert_eq!(lock(hub.inner.shard("lobby")).unused.len(), 0, "taken back");
+
+    // Released again and again before any event: still the same epoch.
+    let mut s = sub(&hub, "quiet", Resume::Start);
+    let zero = marker_of(&mut s);
+    drop(s);
+    let mut s = sub(&hub, "quiet", Resume::Start);
+    assert_eq!(marker_of(&mut s), zero);
+    drop(s);
+
+    // `remove_topic` forgets it: the next use starts a new epoch.
+    hub.remove_topic("quiet");
+    let mut s = sub(&hub, "quiet", zero);
+    assert_eq!(reset_of(&mut s).0, "unknown_epoch");
+
+    // A topic released after events (no history kept) starts a new epoch:
+    // its positions are never given twice.
+    let bare = Hub::builder().history_events(0).build();
+    let mut s = sub(&bare, "t", Resume::Start);
+    let zero = marker_of(&mut s);
+    bare.publish("t", "1").unwrap();
+    drop(s);
+    let mut s = sub(&bare, "t", zero);
+    assert_eq!(reset_of(&mut s).0, "unknown_epoch");
+}
+
+#[test]
+fn the_epochs_of_released_empty_topics_are_bounded() {
+    // `max_topics` in all: here 2, in one shard. The oldest is forgotten.
+    let hub = Hub::builder().max_topics(2).shards(1).build();
+    let mut markers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut s = sub(&hub, name, Resume::Start);
+        markers.push(marker_of(&mut s));
+    }
+    assert_eq!(lock(hub.inner.shard("a")).unused.len(), 2);
+    for (name, marker) in [("b", &markers[1]), ("c", &markers[2])] {
+        let mut s = sub(&hub, name, Resume::Start);
+        assert_eq!(&marker_of(&mut s), marker, "{name} kept its epoch");
+    }
+    let mut a = sub(&hub, "a", markers[0].clone());
+    assert_eq!(reset_of(&mut a).0, "unknown_epoch", "forgotten");
+}
+
 #[test]
 fn invalid_topics_are_typed_errors() {
     let hub = Hub::new();
