@@ -28,7 +28,7 @@
 //! drops, the browser reconnects to the *same URL* with the `Last-Event-ID`
 //! header of the last event it saw, so the header, being newer, wins:
 //! [`Resume::from_request`] takes a non-empty `Last-Event-ID` header if there
-//! is one, else the [`QUERY_PARAM`] query parameter (percent-decoded, `+` as
+//! is one, else the [`QUERY_PARAM`] query parameter (its name and value percent-decoded, `+` as
 //! space, as `URLSearchParams` reads it), else [`Resume::Start`]. It never
 //! fails: a value that is not a valid event id is [`Resume::Invalid`], which
 //! [`Hub::subscribe`](crate::Hub::subscribe) answers with a `reset` event
@@ -105,7 +105,12 @@ pub fn from_query(query: &str) -> Result<Option<EventId>, InvalidLastEventId> {
     let mut found = None;
     for pair in query.split('&') {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key != QUERY_PARAM {
+        // The name is decoded too (`last%5Fevent%5Fid`), as `URLSearchParams`
+        // does; a name longer than the id limit is not this one.
+        let named = key == QUERY_PARAM
+            || (key.contains(['%', '+'])
+                && percent_decode(key).is_some_and(|name| name == QUERY_PARAM.as_bytes()));
+        if !named {
             continue;
         }
         if found.is_some() {
@@ -356,6 +361,18 @@ mod tests {
         assert!(from_query("last_event_id=a%0Ab").is_err());
         assert!(from_query("last_event_id=a%00b").is_err());
         assert!(from_query(&format!("last_event_id={}", "9".repeat(4096))).is_err());
+        // The name is decoded as well; other names stay other names.
+        assert_eq!(from_query("last%5Fevent%5fid=k").unwrap().unwrap(), "k");
+        assert!(
+            from_query("last_event_id=a&last%5Fevent_id=b")
+                .unwrap_err()
+                .is_repeated()
+        );
+        assert_eq!(from_query("last+event_id=k").unwrap(), None);
+        assert_eq!(
+            from_query(&format!("{}=k", "%41".repeat(2000))).unwrap(),
+            None
+        );
     }
 
     #[test]
