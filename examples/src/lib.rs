@@ -19,8 +19,9 @@
 //!
 //! The rooms live in one process-wide [`ssekit::Hub`] ([`hub`]) that keeps
 //! the last [`ROOM_HISTORY_EVENTS`] messages of each room (at most
-//! [`ROOM_HISTORY_BYTES`]), so a client that
-//! reconnects with the last id it saw gets exactly what it missed; a room's
+//! [`ROOM_HISTORY_BYTES`], for [`ROOM_HISTORY_TTL`] after the last one), so
+//! a client that reconnects with the last id it saw gets exactly what it
+//! missed; at most [`MAX_ROOMS`] rooms at once (beyond, `503`); a room's
 //! stream asks for a reconnect within [`ROOM_RETRY`]. A room is the path's
 //! rest after `/rooms/`, as sent (not decoded); a name the hub refuses
 //! (empty, too long, a control character) is `400`. A `POST` body must be
@@ -75,11 +76,19 @@ pub const MAX_POST_BYTES: usize = 64 * 1024;
 /// The messages each room keeps for clients that reconnect.
 pub const ROOM_HISTORY_EVENTS: usize = 1000;
 
-/// The bytes of history each room keeps at most (1 000 messages of up to
-/// 16 KiB each): bounds the demo's memory with [`MAX_ROOMS`].
-pub const ROOM_HISTORY_BYTES: usize = 16 << 20;
+/// The bytes of history each room keeps at most: 1 000 messages of up to
+/// 4 KiB each, or 64 of the largest ([`MAX_POST_BYTES`]). With
+/// [`MAX_ROOMS`], it bounds the demo's history at 4 GiB.
+pub const ROOM_HISTORY_BYTES: usize = 4 << 20;
 
-/// The rooms in memory at once; a new room beyond is `400`.
+/// How long a room keeps its history after its last message: then the
+/// history goes, and a room nobody listens to is released
+/// ([`ssekit::HubBuilder::history_ttl`]), so rooms made once cannot hold
+/// [`MAX_ROOMS`] for good.
+pub const ROOM_HISTORY_TTL: Duration = Duration::from_secs(60 * 60);
+
+/// The rooms in memory at once; a new room beyond is `503` until one goes
+/// ([`ROOM_HISTORY_TTL`]).
 pub const MAX_ROOMS: usize = 1024;
 
 /// The `retry:` a room's stream sends: how soon a browser reconnects.
@@ -96,6 +105,7 @@ pub fn hub() -> &'static ssekit::Hub {
             .history_bytes(ROOM_HISTORY_BYTES)
             .replay_events(ROOM_HISTORY_EVENTS)
             .replay_bytes(ROOM_HISTORY_BYTES)
+            .history_ttl(ROOM_HISTORY_TTL)
             .max_topics(MAX_ROOMS);
         let backplane = REDIS
             .get()
@@ -289,7 +299,7 @@ impl Answer {
 /// one-line `text/plain; charset=utf-8` body saying why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    /// `400`, `404` or `405`.
+    /// `400`, `404`, `405` or `503`.
     pub status: u16,
     /// [`ALLOW`] on a `405`, else `None`.
     pub allow: Option<&'static str>,
@@ -497,19 +507,34 @@ where
                         .shutdown(Shutdown::new(shutdown_token().clone())),
                 )
             })
-            .map_err(|err| BadRequest(err.to_string())),
+            .map_err(|err| hub_refusal(&err)),
         "POST" => body
-            .map_err(|err| BadRequest(err.to_string()))
+            .map_err(|err| BadRequest(err.to_string()).into())
             .and_then(|body| {
                 let text = post_text(body.as_ref())?;
                 hub()
                     .publish(room, Event::new(text))
                     .map(|published| Answer::Text(published.id().as_str().to_owned()))
-                    .map_err(|err| BadRequest(err.to_string()))
+                    .map_err(|err| hub_refusal(&err))
             }),
         _ => return not_allowed(ROOM_ALLOW),
     };
-    outcome.unwrap_or_else(|bad| Answer::Refused(bad.into()))
+    outcome.unwrap_or_else(Answer::Refused)
+}
+
+/// The refusal for a hub error: `503` when the hub cannot take the request
+/// now (it holds [`MAX_ROOMS`] rooms, or the backplane did not answer in
+/// time), else `400` (an invalid room name).
+fn hub_refusal(err: &ssekit::HubError) -> Refusal {
+    if err.is_too_many_topics() || err.backplane().is_some() {
+        Refusal {
+            status: 503,
+            allow: None,
+            message: format!("service unavailable: {err}"),
+        }
+    } else {
+        BadRequest(err.to_string()).into()
+    }
 }
 
 /// [`answer_with_body`], for the servers: the same answers, and a `POST` to
@@ -539,12 +564,7 @@ where
             };
             match publishing.await {
                 Ok(published) => Answer::Text(published.id().as_str().to_owned()),
-                Err(err) if err.backplane().is_some() => Answer::Refused(Refusal {
-                    status: 503,
-                    allow: None,
-                    message: format!("service unavailable: {err}"),
-                }),
-                Err(err) => Answer::Refused(BadRequest(err.to_string()).into()),
+                Err(err) => Answer::Refused(hub_refusal(&err)),
             }
         });
     }

@@ -336,3 +336,28 @@ async fn a_cut_off_upload_is_not_published() {
     })
     .await;
 }
+
+/// Past [`ssekit_examples::MAX_ROOMS`] rooms, a new room is `503` (the
+/// server is full, the client did nothing wrong); the rooms there work on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_hub_refuses_new_rooms_with_503() {
+    each_binary(|addr| async move {
+        for i in 0..ssekit_examples::MAX_ROOMS {
+            let answer = request(addr, "POST", &format!("/rooms/full{i}"), b"x").await;
+            assert_eq!(answer.status, 200, "room {i}: {answer:?}");
+        }
+        for method in ["POST", "GET"] {
+            let answer = request(addr, method, "/rooms/one-more", b"x").await;
+            assert_eq!(answer.status, 503, "{method}: {answer:?}");
+            assert_eq!(
+                answer.body,
+                format!(
+                    "service unavailable: too many topics: the hub holds {} already",
+                    ssekit_examples::MAX_ROOMS
+                )
+            );
+        }
+        post(addr, "full0", "still here").await;
+    })
+    .await;
+}

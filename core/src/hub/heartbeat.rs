@@ -20,6 +20,14 @@
 //! first one sooner. Looks are skipped while a hub has no subscriber, and
 //! a hub's entry goes when the hub is dropped.
 //!
+//! The same thread expires the history of a hub with
+//! [`HubBuilder::history_ttl`](super::HubBuilder::history_ttl): it looks at
+//! the hub's topics every quarter of the ttl (at least [`MIN_PERIOD`]) and
+//! drops the history of each topic nothing was published to since a look a
+//! ttl or more before; a topic left with no subscriber is then released.
+//! So a history goes between `ttl` and `ttl + period` after the topic's last
+//! publish, never sooner.
+//!
 //! [`EventStream`]: crate::EventStream
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -48,11 +56,17 @@ fn period(interval: Duration) -> Duration {
 /// quiet per topic, until the hub is dropped. Whether it will (the thread
 /// runs).
 pub(crate) fn watch(hub: Weak<Inner>, interval: Duration) -> bool {
-    thread().is_some_and(|thread| {
-        thread
-            .send(Watched::new(hub, interval, Instant::now()))
-            .is_ok()
-    })
+    send(Watched::new(hub, Job::KeepAlive, interval, Instant::now()))
+}
+
+/// Has the thread expire the histories of `hub`'s topics `ttl` after their
+/// last publish, until the hub is dropped. Whether it will.
+pub(crate) fn expire(hub: Weak<Inner>, ttl: Duration) -> bool {
+    send(Watched::new(hub, Job::Expire, ttl, Instant::now()))
+}
+
+fn send(watched: Watched) -> bool {
+    thread().is_some_and(|thread| thread.send(watched).is_ok())
 }
 
 /// The keep-alive thread's channel; `None` if the thread could not be
@@ -98,7 +112,8 @@ fn run(new: &Receiver<Watched>) {
         watched.retain_mut(|hub| {
             catch_unwind(AssertUnwindSafe(|| hub.look(Instant::now()))).unwrap_or_else(|_| {
                 tracing::error!(
-                    "ssekit hub: a keep-alive look panicked; that hub gets no more keep-alives"
+                    job = hub.job.as_str(),
+                    "ssekit hub: a look panicked; that hub gets no more of its kind"
                 );
                 false
             })
@@ -106,17 +121,37 @@ fn run(new: &Receiver<Watched>) {
     }
 }
 
-/// A hub the keep-alive thread looks at.
+/// What the thread does for a hub.
+#[derive(Clone, Copy)]
+enum Job {
+    /// Sends the keep-alive to quiet topics, every `interval` of quiet.
+    KeepAlive,
+    /// Drops the history of topics unpublished for `interval`.
+    Expire,
+}
+
+impl Job {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepAlive => "keep-alive",
+            Self::Expire => "history expiry",
+        }
+    }
+}
+
+/// A hub the thread looks at, for one job.
 struct Watched {
     hub: Weak<Inner>,
+    job: Job,
     interval: Duration,
     due: Instant,
 }
 
 impl Watched {
-    fn new(hub: Weak<Inner>, interval: Duration, now: Instant) -> Self {
+    fn new(hub: Weak<Inner>, job: Job, interval: Duration, now: Instant) -> Self {
         Self {
             hub,
+            job,
             interval,
             due: now + period(interval),
         }
@@ -134,15 +169,57 @@ impl Watched {
         let Some(hub) = self.hub.upgrade() else {
             return false;
         };
-        // The topics, then the hub let go before any topic is looked at,
-        // so that a hub dropped meanwhile is freed here only rarely.
-        let topics = (hub.stats.subscribers.load(Ordering::Relaxed) > 0).then(|| hub.topics());
-        drop(hub);
-        for topic in topics.into_iter().flatten() {
-            ping_if_quiet(&topic, now, self.interval);
+        match self.job {
+            Job::KeepAlive => {
+                // The topics, then the hub let go before any topic is looked
+                // at, so that a hub dropped meanwhile is freed here only
+                // rarely.
+                let topics =
+                    (hub.stats.subscribers.load(Ordering::Relaxed) > 0).then(|| hub.topics());
+                drop(hub);
+                for topic in topics.into_iter().flatten() {
+                    ping_if_quiet(&topic, now, self.interval);
+                }
+            }
+            Job::Expire => {
+                hub.expire_stale(now, self.interval);
+            }
         }
         self.due = Instant::now() + period(self.interval);
         true
+    }
+}
+
+impl Inner {
+    /// Drops the history of every topic that nothing was published to for
+    /// `ttl` before `now` (counted from the first look after its last
+    /// publish, the latest that publish can have been), and releases those
+    /// left idle. Returns how many histories it dropped.
+    pub(crate) fn expire_stale(&self, now: Instant, ttl: Duration) -> usize {
+        let mut dropped = 0;
+        for topic in self.topics() {
+            let mut state = lock(&topic.state);
+            if std::mem::take(&mut state.published) {
+                state.stale_since = Some(now);
+                continue;
+            }
+            let since = *state.stale_since.get_or_insert(now);
+            if state.removed
+                || !state.log.has_history()
+                || now.saturating_duration_since(since) < ttl
+            {
+                continue;
+            }
+            state.log.clear_history();
+            dropped += 1;
+            let idle = state.is_idle();
+            drop(state);
+            tracing::debug!(topic = %topic.name, "ssekit hub: history expired");
+            if idle {
+                self.release_if_idle(&topic);
+            }
+        }
+        dropped
     }
 }
 

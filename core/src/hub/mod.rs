@@ -58,10 +58,11 @@
 //! | live delivery | every event published after a subscriber joined reaches it exactly once, unless its queue went over its bound (then its stream ends, see below) |
 //! | resume | with `Last-Event-ID: <epoch>-<n>` whose events after `n` are all in the history and within the replay cap, the subscriber receives exactly `n+1 ..= top` then live events, no gap and no duplicate, even while publishers race the join (join and publish take the same per-topic lock) |
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
-//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left): a topic released before its first event goes on in the same epoch when it is used again (the hub keeps such epochs, at most [`HubBuilder::max_topics`] of them, oldest forgotten first; a forgotten one is a `reset` with `unknown_epoch`) |
+//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left) |
+//! | release | a released topic, used again, goes on where it stood: same epoch, next offset, no history. So a subscriber holding its last id (or the marker of a topic released before its first event) resumes with no gap; one further behind gets `reset` with `too_old`. The hub keeps where released topics stood, at most [`HubBuilder::max_topics`] of them, oldest forgotten first; a forgotten topic starts a new epoch (`unknown_epoch`) |
 //! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
 //! | keep-alive | a topic that has sent nothing for about [`HubBuilder::keep_alive`]'s interval (15 s by default; give or take a quarter of it, at least 10 ms) gets its keep-alive comment, from one thread for the process: every subscriber with nothing queued receives it; it is a comment, so no client sees a message. A subscriber still joining through a [`Backplane`] gets none until the backplane's read is done |
-//! | after a restart | a topic's epoch is minted when its log starts (first use, or when it is used again after it was released with events, or removed); ids of an older epoch get `reset` with `unknown_epoch` |
+//! | after a restart | a topic's epoch is minted when its log starts (first use, or use after [`Hub::remove_topic`] or after its released position was forgotten); ids of an older epoch get `reset` with `unknown_epoch` |
 //!
 //! Memory, each bound configurable on [`HubBuilder`]:
 //!
@@ -71,8 +72,8 @@
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
-//! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`] |
-//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, the epochs of as many topics released before their first event: 8 bytes each, with its name's 8-byte hash and their index (about 40 bytes in all) |
+//! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood: a position and its name's hash, about 40 bytes each |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
 //!
 //! # Ids
@@ -154,6 +155,7 @@ use std::fmt::{self, Write as _};
 use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
@@ -177,7 +179,7 @@ pub use subscription::Subscription;
 pub use topic::MAX_TOPIC_LEN;
 
 use subscription::{Join, Offer, SubShared};
-use topic::{Limits, Log, Lookup, Topic, TopicProblem, TopicState, UnusedEpochs};
+use topic::{Limits, Log, Lookup, Released, Topic, TopicProblem, TopicState};
 use wake::Wakes;
 
 /// The `event` type of the reset signal: `event: reset`.
@@ -434,6 +436,7 @@ pub struct HubBuilder {
     queue_bytes: usize,
     shards: usize,
     max_topics: usize,
+    history_ttl: Option<Duration>,
     keep_alive: Option<KeepAlive>,
     backplane: BackplaneSlot,
 }
@@ -461,6 +464,7 @@ impl Default for HubBuilder {
             queue_bytes: 1 << 20,
             shards: 64,
             max_topics: 65_536,
+            history_ttl: None,
             keep_alive: Some(KeepAlive::new()),
             backplane: BackplaneSlot::default(),
         }
@@ -477,6 +481,36 @@ impl HubBuilder {
     /// Most bytes kept per topic for resume (default 4 MiB).
     pub fn history_bytes(mut self, n: usize) -> Self {
         self.limits.history_bytes = n;
+        self
+    }
+
+    /// Drops a topic's history once nothing was published to it for `ttl`
+    /// (between `ttl` and `ttl` plus a quarter of it after its last
+    /// publish; by default never); a topic left with no subscriber is then
+    /// released. Without it, a topic with history stays in memory until
+    /// [`Hub::remove_topic`], so clients that choose topic names could fill
+    /// [`max_topics`](Self::max_topics) for good. A subscriber that comes
+    /// back with the id of the topic's last event still resumes with no gap;
+    /// one further behind gets `reset` (`too_old`). One thread for the
+    /// process does it (the keep-alive's), started when the hub is built.
+    /// With a [`Backplane`], the history is the backplane's and this does
+    /// nothing (set the backplane's own expiry).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # fn main() -> Result<(), ssekit::HubError> {
+    /// let hub = ssekit::Hub::builder().history_ttl(Duration::from_millis(50)).build();
+    /// hub.publish("room", "hi")?;
+    /// let start = std::time::Instant::now();
+    /// while hub.topic_stats("room").is_some() && start.elapsed() < Duration::from_secs(10) {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert!(hub.topic_stats("room").is_none(), "released with its history");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn history_ttl(mut self, ttl: Duration) -> Self {
+        self.history_ttl = Some(ttl);
         self
     }
 
@@ -562,7 +596,7 @@ impl HubBuilder {
             limits: self.limits,
             queue_bytes: self.queue_bytes,
             max_topics: self.max_topics,
-            unused_per_shard: self.max_topics.div_ceil(self.shards),
+            released_per_shard: self.max_topics.div_ceil(self.shards),
             keep_alive: self.keep_alive,
             heartbeat: OnceLock::new(),
             stats: Counters::default(),
@@ -572,6 +606,12 @@ impl HubBuilder {
             backplane.attach(Feed {
                 hub: Arc::downgrade(&inner),
             });
+        } else if let Some(ttl) = self.history_ttl {
+            if !heartbeat::expire(Arc::downgrade(&inner), ttl) {
+                tracing::warn!(
+                    "ssekit hub: no thread to expire histories; they stay until removed"
+                );
+            }
         }
         Hub { inner }
     }
@@ -581,8 +621,8 @@ impl HubBuilder {
 #[derive(Default)]
 struct ShardMap {
     topics: HashMap<Arc<str>, Arc<Topic>>,
-    /// The epochs of this shard's topics released before their first event.
-    unused: UnusedEpochs,
+    /// Where this shard's released topics stood.
+    released: Released,
 }
 
 type Shard = Mutex<ShardMap>;
@@ -593,8 +633,9 @@ pub(crate) struct Inner {
     limits: Limits,
     queue_bytes: usize,
     max_topics: usize,
-    /// The most [`UnusedEpochs`] each shard keeps: together, `max_topics`.
-    unused_per_shard: usize,
+    /// The most [`Released`] positions each shard keeps: together,
+    /// `max_topics`.
+    released_per_shard: usize,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
     /// Whether the keep-alive thread sends the keep-alives (decided on the
@@ -789,7 +830,7 @@ impl Hub {
         let removed = {
             let mut shard = lock(self.inner.shard(topic));
             // Its next use starts a new epoch, even if it had none in memory.
-            shard.unused.take(self.inner.hasher.hash_one(topic));
+            shard.released.take(self.inner.hasher.hash_one(topic));
             shard.topics.remove(topic)
         };
         let Some(removed) = removed else {
@@ -967,7 +1008,7 @@ impl Inner {
             return Err(HubError(Kind::TooManyTopics(self.max_topics)));
         }
         let name: Arc<str> = Arc::from(name);
-        let log = shard.unused.take(hash).map_or_else(Log::new, Log::in_epoch);
+        let log = shard.released.take(hash).map_or_else(Log::new, Log::after);
         tracing::debug!(topic = %name, epoch = %log.epoch, "ssekit hub: topic created");
         let topic = Arc::new(Topic {
             name: Arc::clone(&name),
@@ -977,6 +1018,8 @@ impl Inner {
                 removed: false,
                 wrote: false,
                 quiet_since: None,
+                published: false,
+                stale_since: None,
                 fed: None,
                 synced_at: None,
             }),
@@ -1004,6 +1047,7 @@ impl Inner {
             };
             let event = with_id(position, body);
             state.log.append(event.clone(), &self.limits);
+            state.published = true;
             let (subscribers, wakes) = self.fan_out(&topic, &mut state, &event);
             drop(state);
             wakes.wake();
@@ -1384,31 +1428,36 @@ impl Inner {
             state.is_idle() && !state.removed
         };
         if idle {
-            // Lock order: shard, then topic.
-            let hash = self.hasher.hash_one(&*topic.name);
-            let mut shard = lock(self.shard_of(hash));
-            let mut state = lock(&topic.state);
-            if state.is_idle() && !state.removed {
-                state.removed = true;
-                if shard
-                    .topics
-                    .get(&topic.name)
-                    .is_some_and(|t| Arc::ptr_eq(t, topic))
-                {
-                    shard.topics.remove(&topic.name);
-                    // (With a backplane the positions are the backplane's.)
-                    if state.log.top == 0 && self.backplane.is_none() {
-                        shard
-                            .unused
-                            .keep(hash, state.log.epoch, self.unused_per_shard);
-                    }
-                    self.stats.topics.fetch_sub(1, Ordering::Relaxed);
-                    tracing::debug!(topic = %topic.name, "ssekit hub: topic released");
-                    drop(state);
-                    drop(shard);
-                    if let Some(backplane) = &self.backplane {
-                        backplane.unwatch(&topic.name);
-                    }
+            self.release_if_idle(topic);
+        }
+    }
+
+    /// Releases a topic that has neither subscribers nor history (checked
+    /// again under the locks), keeping where it stood.
+    fn release_if_idle(&self, topic: &Arc<Topic>) {
+        // Lock order: shard, then topic.
+        let hash = self.hasher.hash_one(&*topic.name);
+        let mut shard = lock(self.shard_of(hash));
+        let mut state = lock(&topic.state);
+        if state.is_idle() && !state.removed {
+            state.removed = true;
+            if shard
+                .topics
+                .get(&topic.name)
+                .is_some_and(|t| Arc::ptr_eq(t, topic))
+            {
+                shard.topics.remove(&topic.name);
+                // (With a backplane the positions are the backplane's.)
+                if self.backplane.is_none() {
+                    let top = state.log.top_position();
+                    shard.released.keep(hash, top, self.released_per_shard);
+                }
+                self.stats.topics.fetch_sub(1, Ordering::Relaxed);
+                tracing::debug!(topic = %topic.name, "ssekit hub: topic released");
+                drop(state);
+                drop(shard);
+                if let Some(backplane) = &self.backplane {
+                    backplane.unwatch(&topic.name);
                 }
             }
         }

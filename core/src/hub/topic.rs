@@ -219,14 +219,17 @@ pub(crate) enum Lookup {
 
 impl Log {
     pub(crate) fn new() -> Self {
-        Self::in_epoch(Epoch::mint())
+        Self::after(Position {
+            epoch: Epoch::mint(),
+            offset: 0,
+        })
     }
 
-    /// An empty log that goes on in `epoch`, which has no event yet.
-    pub(crate) fn in_epoch(epoch: Epoch) -> Self {
+    /// A log with no history that goes on after `top`.
+    pub(crate) fn after(top: Position) -> Self {
         Self {
-            epoch,
-            top: 0,
+            epoch: top.epoch,
+            top: top.offset,
             history: VecDeque::new(),
             history_bytes: 0,
         }
@@ -268,7 +271,7 @@ impl Log {
         }
     }
 
-    fn clear_history(&mut self) {
+    pub(crate) fn clear_history(&mut self) {
         self.history.clear();
         self.history_bytes = 0;
     }
@@ -345,29 +348,31 @@ pub(crate) fn behind(after: &str, top: Position) -> Result<(Position, u64), Look
     }
 }
 
-/// The epochs of topics released before their first event, by the hash of
-/// the topic's name (the hub's keyed hasher), so that such a topic, used
-/// again, goes on in the same epoch. A subscriber that left one with the
-/// position marker `<epoch>-0` then resumes with no gap, however long the
-/// topic was gone. Nothing was published in such an epoch, so going on in
-/// it cannot give a position twice. Bounded: past `cap`, the oldest is
-/// forgotten (its topic then starts a new epoch, and such a subscriber gets
-/// a reset). A colliding hash can only give a new topic a fresh epoch that
-/// an old, empty one had.
+/// Where released topics stood, by the hash of the topic's name (the hub's
+/// keyed hasher), so that such a topic, used again, goes on from there: in
+/// the same epoch, after the same offset. A subscriber that left with the
+/// position marker `<epoch>-0` of a topic released before its first event,
+/// or with the id of its last event, then resumes with no gap, however long
+/// the topic was gone; one further behind gets `too_old`, as the history
+/// went with the topic. No position is given twice. Bounded: past `cap`,
+/// the oldest is forgotten (its topic then starts a new epoch, and its
+/// subscribers get `unknown_epoch`). A colliding hash can only make a new
+/// topic go on from another's position, which none of its subscribers has
+/// seen.
 #[derive(Default)]
-pub(crate) struct UnusedEpochs {
-    by_name: HashMap<u64, Epoch>,
+pub(crate) struct Released {
+    by_name: HashMap<u64, Position>,
     /// The order they were kept in, oldest first.
     order: VecDeque<u64>,
 }
 
-impl UnusedEpochs {
-    /// Keeps the epoch of a topic released before its first event.
-    pub(crate) fn keep(&mut self, name: u64, epoch: Epoch, cap: usize) {
+impl Released {
+    /// Keeps where a released topic stood.
+    pub(crate) fn keep(&mut self, name: u64, top: Position, cap: usize) {
         if cap == 0 {
             return;
         }
-        if self.by_name.insert(name, epoch).is_none() {
+        if self.by_name.insert(name, top).is_none() {
             self.order.push_back(name);
         }
         while self.order.len() > cap {
@@ -377,14 +382,14 @@ impl UnusedEpochs {
         }
     }
 
-    /// The epoch kept for a topic name, taken out (the topic is back).
-    pub(crate) fn take(&mut self, name: u64) -> Option<Epoch> {
-        let epoch = self.by_name.remove(&name)?;
+    /// Where a topic stood, taken out (the topic is back).
+    pub(crate) fn take(&mut self, name: u64) -> Option<Position> {
+        let top = self.by_name.remove(&name)?;
         // A linear search, on a topic's creation only: at most `cap` hashes.
         if let Some(at) = self.order.iter().position(|&n| n == name) {
             self.order.remove(at);
         }
-        Some(epoch)
+        Some(top)
     }
 
     /// How many are kept.
@@ -412,6 +417,11 @@ pub(crate) struct TopicState {
     pub(crate) wrote: bool,
     /// Since when the keep-alive thread counts the topic quiet.
     pub(crate) quiet_since: Option<std::time::Instant>,
+    /// Whether an event was published since the expiry last looked (see
+    /// `HubBuilder::history_ttl`).
+    pub(crate) published: bool,
+    /// Since when the expiry counts the topic unpublished.
+    pub(crate) stale_since: Option<std::time::Instant>,
     /// With a backplane: the position of the last event fanned out (`None`
     /// until a join's read tells it).
     pub(crate) fed: Option<Position>,

@@ -336,7 +336,7 @@ async fn the_event_stream_writes_everything_queued_as_one_frame() {
 }
 
 #[test]
-fn topics_are_released_when_idle_and_a_new_epoch_starts() {
+fn topics_are_released_when_idle_and_go_on_where_they_stood() {
     let hub = Hub::builder().history_events(0).build();
     let s = sub(&hub, "t", Resume::Start);
     let p = hub.publish("t", "1").unwrap();
@@ -344,9 +344,13 @@ fn topics_are_released_when_idle_and_a_new_epoch_starts() {
     drop(s);
     assert_eq!(hub.stats().topics, 0);
     assert!(hub.topic_stats("t").is_none());
-    // The next use starts a new epoch: the old id cannot be resumed.
+    // The next use goes on where it stood: the last id resumes with no
+    // gap (nothing was missed), and the offsets go on.
     let mut s = sub(&hub, "t", p.id().clone());
-    assert_eq!(reset_of(&mut s).0, "unknown_epoch");
+    assert!(ready(&mut s).is_empty(), "no reset, no replay");
+    let next = hub.publish("t", "2").unwrap();
+    assert_eq!(next.offset(), 2);
+    assert_eq!(data_of(&ready(&mut s)[0]).as_deref(), Some("2"));
 
     // A topic with history stays after its subscribers left.
     let kept = Hub::new();
@@ -388,7 +392,11 @@ fn a_topic_released_before_its_first_event_goes_on_in_its_epoch() {
     );
     assert_eq!(data_of(&replay[0]).as_deref(), Some("hello"));
     drop(back);
-    assert_eq!(lock(hub.inner.shard("lobby")).unused.len(), 0, "taken back");
+    assert_eq!(
+        lock(hub.inner.shard("lobby")).released.len(),
+        0,
+        "taken back"
+    );
 
     // Released again and again before any event: still the same epoch.
     let mut s = sub(&hub, "quiet", Resume::Start);
@@ -403,15 +411,18 @@ fn a_topic_released_before_its_first_event_goes_on_in_its_epoch() {
     let mut s = sub(&hub, "quiet", zero);
     assert_eq!(reset_of(&mut s).0, "unknown_epoch");
 
-    // A topic released after events (no history kept) starts a new epoch:
-    // its positions are never given twice.
+    // A topic released after events (no history kept) goes on after its
+    // last offset: no position is given twice, and what went with its
+    // history is `too_old`.
     let bare = Hub::builder().history_events(0).build();
     let mut s = sub(&bare, "t", Resume::Start);
     let zero = marker_of(&mut s);
     bare.publish("t", "1").unwrap();
     drop(s);
+    assert!(bare.topic_stats("t").is_none(), "released");
     let mut s = sub(&bare, "t", zero);
-    assert_eq!(reset_of(&mut s).0, "unknown_epoch");
+    assert_eq!(reset_of(&mut s).0, "too_old");
+    assert_eq!(bare.publish("t", "2").unwrap().offset(), 2);
 }
 
 #[test]
@@ -423,13 +434,54 @@ fn the_epochs_of_released_empty_topics_are_bounded() {
         let mut s = sub(&hub, name, Resume::Start);
         markers.push(marker_of(&mut s));
     }
-    assert_eq!(lock(hub.inner.shard("a")).unused.len(), 2);
+    assert_eq!(lock(hub.inner.shard("a")).released.len(), 2);
     for (name, marker) in [("b", &markers[1]), ("c", &markers[2])] {
         let mut s = sub(&hub, name, Resume::Start);
         assert_eq!(&marker_of(&mut s), marker, "{name} kept its epoch");
     }
     let mut a = sub(&hub, "a", markers[0].clone());
     assert_eq!(reset_of(&mut a).0, "unknown_epoch", "forgotten");
+}
+
+#[test]
+fn histories_expire_a_ttl_after_the_last_publish_and_idle_topics_go() {
+    use std::time::Instant;
+    let hub = Hub::new();
+    let ttl = Duration::from_secs(60);
+    let t0 = Instant::now();
+    let last = hub.publish("idle", "1").unwrap();
+    let mut s = sub(&hub, "busy", Resume::Start);
+    hub.publish("busy", "1").unwrap();
+    // The first look notes both publishes; nothing goes before a ttl.
+    assert_eq!(hub.inner.expire_stale(t0, ttl), 0);
+    assert_eq!(hub.inner.expire_stale(t0 + ttl / 2, ttl), 0);
+    hub.publish("busy", "2").unwrap();
+    assert_eq!(
+        hub.inner
+            .expire_stale(t0 + ttl - Duration::from_millis(1), ttl),
+        0
+    );
+    // A ttl after the look that saw its publish: "idle" loses its history
+    // and, with no subscriber, goes; "busy" was published since.
+    assert_eq!(hub.inner.expire_stale(t0 + ttl, ttl), 1);
+    assert!(hub.topic_stats("idle").is_none(), "released");
+    assert_eq!(hub.topic_stats("busy").unwrap().history_events, 2);
+    // "busy" keeps its subscriber, so it stays, without history.
+    assert_eq!(
+        hub.inner
+            .expire_stale(t0 + ttl - Duration::from_millis(1) + ttl, ttl),
+        1
+    );
+    assert_eq!(hub.topic_stats("busy").unwrap().history_events, 0);
+    assert_eq!(ready(&mut s).len(), 3, "marker and both events, still live");
+    // Coming back to "idle": its last id resumes with no gap; an older one
+    // is `too_old`; the offsets go on.
+    let mut back = sub(&hub, "idle", last.id().clone());
+    assert!(ready(&mut back).is_empty());
+    let zero = format!("{}-0", last.id().as_str().trim_end_matches("-1"));
+    let mut behind = sub(&hub, "idle", EventId::new(zero).unwrap());
+    assert_eq!(reset_of(&mut behind).0, "too_old");
+    assert_eq!(hub.publish("idle", "2").unwrap().offset(), 2);
 }
 
 #[test]
