@@ -116,7 +116,7 @@ pub(crate) fn size_hint(event: &Event) -> usize {
         len += field_len(b"", comment.len());
     }
     if let Some(id) = &event.id {
-        len += field_len(b"id", id.as_str().len());
+        len += field_len(b"id", id.as_bytes().len());
     }
     if let Some(ty) = &event.event {
         len += field_len(b"event", ty.as_str().len());
@@ -156,7 +156,7 @@ fn put_fields_before_data(event: &Event, buf: &mut BytesMut) {
         put_lines(buf, b": ", b":\n", comment);
     }
     if let Some(id) = &event.id {
-        put_line(buf, b"id: ", b"id:\n", id.as_str().as_bytes());
+        put_line(buf, b"id: ", b"id:\n", id.as_bytes());
     }
     if let Some(ty) = &event.event {
         put_line(buf, b"event: ", b"event:\n", ty.as_str().as_bytes());
@@ -429,6 +429,37 @@ mod tests {
         enc(&Event::new("\r"));
         enc(&Event::new("\r\n"));
         enc(&Event::new("x\r"));
+    }
+
+    #[test]
+    fn numeric_ids_are_their_digits_and_equal_their_text() {
+        use std::collections::HashSet;
+        let inline_last = 999_999_999_999_999;
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            12_345,
+            inline_last,
+            inline_last + 1,
+            u64::MAX,
+        ] {
+            let id = EventId::from(n);
+            assert_eq!(id.as_str(), n.to_string());
+            assert_eq!(id, EventId::new(n.to_string()).unwrap());
+            let text: HashSet<EventId> = [EventId::new(n.to_string()).unwrap()].into();
+            assert!(text.contains(&id), "hashed as its text");
+            let expected = format!("id: {n}\ndata: x\n\n");
+            assert_eq!(&*enc(&Event::new("x").id(id)), expected.as_bytes());
+        }
+        // Ordered as text, as the ids they equal are.
+        assert!(EventId::from(10) < EventId::from(9));
+        assert!(EventId::from(10) < EventId::new("9").unwrap());
+        // No bigger than a text id in an event.
+        assert_eq!(std::mem::size_of::<EventId>(), 24);
+        assert_eq!(std::mem::size_of::<Option<EventId>>(), 24);
     }
 
     #[test]

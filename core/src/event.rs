@@ -66,8 +66,50 @@ const fn check(value: &str, field: Field) -> Option<(Problem, usize)> {
 /// const START: EventId = EventId::from_static("start");
 /// # Ok::<(), ssekit::InvalidValue>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EventId(Cow<'static, str>);
+#[derive(Clone)]
+pub struct EventId(IdText);
+
+/// An id's text: given, or a number's digits kept in place (no allocation).
+/// Sized so that an `EventId` stays as small as the text alone (24 bytes).
+#[derive(Clone)]
+enum IdText {
+    Text(Cow<'static, str>),
+    /// The decimal digits of a number below [`INLINE_DIGITS_BELOW`],
+    /// right-aligned: `digits[start..]`.
+    Number {
+        digits: [u8; 15],
+        start: u8,
+    },
+}
+
+/// Numbers with up to 15 digits are kept inline; longer ones as text.
+const INLINE_DIGITS_BELOW: u64 = 1_000_000_000_000_000;
+
+impl PartialEq for EventId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for EventId {}
+
+impl std::hash::Hash for EventId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for EventId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for EventId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
 
 impl EventId {
     /// Makes an id from any text, refusing what the wire cannot carry.
@@ -80,7 +122,7 @@ impl EventId {
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidValue> {
         let value = value.into();
         match check(&value, Field::Id) {
-            None => Ok(Self(Cow::Owned(value))),
+            None => Ok(Self(IdText::Text(Cow::Owned(value)))),
             Some((problem, at)) => Err(InvalidValue::new(Field::Id, problem, at)),
         }
     }
@@ -103,13 +145,29 @@ impl EventId {
                 "EventId::from_static: an event id cannot contain CR, LF or NUL, or exceed 1024 bytes"
             );
         }
-        Self(Cow::Borrowed(value))
+        Self(IdText::Text(Cow::Borrowed(value)))
     }
 
     /// The id as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            IdText::Text(text) => text,
+            // Only ASCII digits are ever written there.
+            IdText::Number { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+        }
+    }
+
+    /// The id's bytes, as the encoder writes them (without the UTF-8 check
+    /// that [`EventId::as_str`] makes of a number's digits).
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            IdText::Text(text) => text.as_bytes(),
+            IdText::Number { digits, start } => {
+                digits.get(usize::from(*start)..).unwrap_or_default()
+            }
+        }
     }
 }
 
@@ -232,17 +290,38 @@ macro_rules! text_value_impls {
 text_value_impls!(EventId);
 text_value_impls!(EventType);
 
-/// A number as an id: its decimal digits, which the wire always carries.
+/// A number as an id: its decimal digits, which the wire always carries,
+/// kept in the id itself for numbers of up to 15 digits (no allocation,
+/// unlike `n.to_string()`).
 ///
 /// ```
 /// use ssekit::{Event, EventId};
 ///
 /// assert_eq!(EventId::from(42_u64), "42");
+/// assert_eq!(EventId::from(42_u64), EventId::new("42")?);
+/// assert_eq!(EventId::from(u64::MAX).as_str(), u64::MAX.to_string());
 /// assert_eq!(Event::new("hi").id(7_u64.into()).encode().as_bytes(), b"id: 7\ndata: hi\n\n");
+/// # Ok::<(), ssekit::InvalidValue>(())
 /// ```
 impl From<u64> for EventId {
-    fn from(n: u64) -> Self {
-        Self(Cow::Owned(n.to_string()))
+    fn from(mut n: u64) -> Self {
+        if n >= INLINE_DIGITS_BELOW {
+            return Self(IdText::Text(Cow::Owned(n.to_string())));
+        }
+        let mut digits = [0u8; 15];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            // `n % 10` is below 10, so the cast cannot truncate.
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        // `start` is below 15.
+        let start = u8::try_from(start).unwrap_or(0);
+        Self(IdText::Number { digits, start })
     }
 }
 

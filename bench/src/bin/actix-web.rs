@@ -31,9 +31,8 @@ async fn bench_stream(req: HttpRequest, flavour: web::Data<Flavour>) -> HttpResp
                 .map_into_boxed_body()
         }
         Flavour::Ssekit => {
-            let events = stream::iter(0..p.n).map(move |i| {
-                ssekit::Event::new(ssekit_bench::event_text(data)).try_id(i.to_string())
-            });
+            let events = stream::iter(0..p.n)
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
             ssekit_actix_web::SseResponse::from(ssekit::EventStream::new(events)).respond_to(&req)
         }
         Flavour::Limit => {

@@ -39,9 +39,8 @@ async fn bench_stream(State(app): State<App>, uri: Uri) -> Response {
             Sse::new(events).into_response()
         }
         Flavour::Ssekit => {
-            let events = stream::iter(0..p.n).map(move |i| {
-                ssekit::Event::new(ssekit_bench::event_text(data)).try_id(i.to_string())
-            });
+            let events = stream::iter(0..p.n)
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
             ssekit_axum::SseResponse::from(ssekit::EventStream::new(events)).into_response()
         }
         Flavour::Limit => {

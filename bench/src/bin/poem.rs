@@ -27,9 +27,8 @@ fn bench_stream(req: &Request, Data(flavour): Data<&Flavour>) -> Response {
             sse::SSE::new(events).into_response()
         }
         Flavour::Ssekit => {
-            let events = stream::iter(0..p.n).map(move |i| {
-                ssekit::Event::new(ssekit_bench::event_text(data)).try_id(i.to_string())
-            });
+            let events = stream::iter(0..p.n)
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
             ssekit_poem::SseResponse::from(ssekit::EventStream::new(events)).into_response()
         }
         Flavour::Limit => {

@@ -36,9 +36,8 @@ fn bench_stream(flavour: Flavour, query: Option<String>) -> Response {
             warp::sse::reply(events).into_response()
         }
         Flavour::Ssekit => {
-            let events = stream::iter(0..p.n).map(move |i| {
-                ssekit::Event::new(ssekit_bench::event_text(data)).try_id(i.to_string())
-            });
+            let events = stream::iter(0..p.n)
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
             ssekit_warp::SseResponse::from(ssekit::EventStream::new(events)).into_response()
         }
         Flavour::Limit => {
