@@ -22,8 +22,14 @@
 //! field `e`: the encoded event with its `id:` line). One Lua script per
 //! publish mints the epoch if the hash is missing, increments the offset,
 //! `XADD`s the event with a `MAXLEN` cap, refreshes both keys' expiry and
-//! `PUBLISH`es the same bytes on `<prefix>live:<topic>`. A join reads the
-//! top and the missed events with a second script (`XRANGE`), atomically.
+//! `PUBLISH`es the same bytes on `<prefix>live:<topic>` (`<prefix>live@<db>:<topic>`
+//! on a database other than 0: Pub/Sub channels are shared by all of a
+//! server's databases, so two apps on two databases would hear each other).
+//! A join reads the top and the missed events with a second script
+//! (`XRANGE`), atomically, and mints the epoch too if the hash is missing:
+//! so a subscribe alone, before any publish, makes the hash (expiring
+//! after [`RedisBuilder::history_ttl`]), which keeps the position marker of
+//! a topic's first subscribers valid.
 //! Every instance subscribes, on one dedicated Pub/Sub connection, to the
 //! channels of the topics it has subscribers for; commands go through a
 //! multiplexed [`redis::aio::ConnectionManager`].
@@ -268,8 +274,16 @@ impl RedisBuilder {
         let conn = client
             .get_connection_manager_lazy(manager_config)
             .map_err(|e| RedisError(ErrorKind::Redis(e)))?;
+        // Pub/Sub channels are one namespace for the whole server, across
+        // its databases: the database is part of the channel's name, so
+        // that apps on two databases of one Redis do not hear each other.
+        let channel_prefix = match client.get_connection_info().redis_settings().db() {
+            0 => format!("{}live:", self.config.prefix),
+            db => format!("{}live@{db}:", self.config.prefix),
+        };
         let core = Arc::new(Core {
             client,
+            channel_prefix,
             conn,
             publish: redis::Script::new(PUBLISH),
             read: redis::Script::new(READ),
@@ -327,6 +341,8 @@ impl RedisBackplane {
 /// backplane is dropped with its hub, the channels close and the tasks end).
 struct Core {
     client: redis::Client,
+    /// What precedes a topic in its channel's name.
+    channel_prefix: String,
     conn: ConnectionManager,
     publish: redis::Script,
     read: redis::Script,
@@ -347,7 +363,7 @@ impl Core {
         format!("{}log:{topic}", self.config.prefix)
     }
     fn channel(&self, topic: &str) -> String {
-        format!("{}live:{topic}", self.config.prefix)
+        format!("{}{topic}", self.channel_prefix)
     }
     fn ttl_secs(&self) -> u64 {
         self.config.history_ttl.as_secs().max(1)
@@ -513,9 +529,31 @@ async fn live(
     loop {
         let connected =
             tokio::time::timeout(core.config.timeout, core.client.get_async_pubsub()).await;
-        let Ok(Ok(pubsub)) = connected else {
+        let pubsub = match connected {
+            Ok(Ok(pubsub)) => Some(pubsub),
+            Ok(Err(err)) => {
+                if down_since.is_none() {
+                    tracing::warn!(
+                        redis = %core.client.get_connection_info().addr(),
+                        error = %err,
+                        "ssekit-redis: Pub/Sub connection down; retrying with backoff"
+                    );
+                }
+                None
+            }
+            Err(_) => {
+                if down_since.is_none() {
+                    tracing::warn!(
+                        redis = %core.client.get_connection_info().addr(),
+                        timeout = ?core.config.timeout,
+                        "ssekit-redis: Pub/Sub connection down (no answer); retrying with backoff"
+                    );
+                }
+                None
+            }
+        };
+        let Some(pubsub) = pubsub else {
             if down_since.is_none() {
-                tracing::warn!("ssekit-redis: Pub/Sub connection down; retrying with backoff");
                 down_since = Some(tokio::time::Instant::now());
             }
             // Wait out the backoff, keeping the watch list current.
@@ -617,10 +655,7 @@ async fn live(
 fn on_message(core: &Core, catch_up: &mpsc::UnboundedSender<String>, message: &redis::Msg) {
     let Some(feed) = core.feed.get() else { return };
     let channel = message.get_channel_name();
-    let Some(topic) = channel
-        .strip_prefix(&core.config.prefix)
-        .and_then(|c| c.strip_prefix("live:"))
-    else {
+    let Some(topic) = channel.strip_prefix(&core.channel_prefix) else {
         return;
     };
     let Some((position, event)) = stored_event(Bytes::copy_from_slice(message.get_payload_bytes()))
@@ -898,6 +933,13 @@ mod tests {
         assert_eq!(core.meta_key("room/1"), "app:meta:room/1");
         assert_eq!(core.log_key("room/1"), "app:log:room/1");
         assert_eq!(core.channel("room/1"), "app:live:room/1");
+        // Another database: another channel (Pub/Sub spans databases).
+        let other = RedisBackplane::builder("redis://127.0.0.1:1/3")
+            .prefix("app:")
+            .build()
+            .unwrap();
+        assert_eq!(other.core.meta_key("room/1"), "app:meta:room/1");
+        assert_eq!(other.core.channel("room/1"), "app:live@3:room/1");
     }
 
     #[tokio::test]

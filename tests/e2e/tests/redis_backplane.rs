@@ -177,6 +177,45 @@ async fn two_instances_share_ids_history_and_live_events() {
     .expect("within the time limit");
 }
 
+/// Two apps on two databases of one Redis, same prefix and topic: keys are
+/// per database, Pub/Sub channels are not, so the database is part of the
+/// channel's name. Before it was, each publish of one app ended the other's
+/// streams as an "epoch change".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_on_two_databases_of_one_redis_do_not_hear_each_other() {
+    let redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        let one = hub(&format!("{}/1", redis.url()));
+        let two = hub(&format!("{}/2", redis.url()));
+        let mut on_one = Client::new(&one, "room", Resume::Start);
+        on_one.joined().await;
+        let mut on_two = Client::new(&two, "room", Resume::Start);
+        on_two.joined().await;
+        for data in numbered("two", 1..=5) {
+            two.publish_async("room", data).await.expect("publish");
+        }
+        on_two.read_until(|e| e.len() == 5).await;
+        assert_eq!(on_two.datas(), numbered("two", 1..=5));
+        publish_and_read(
+            &one,
+            &mut on_one,
+            "room",
+            "one",
+            Duration::from_secs(10),
+            "db 1's own event",
+        )
+        .await;
+        assert!(!on_one.ended, "db 1's stream still open");
+        assert_eq!(on_one.datas(), ["one"], "nothing of db 2's");
+        assert_eq!(
+            on_one.events[0].2.rsplit_once('-').map(|(_, n)| n),
+            Some("1")
+        );
+    })
+    .await
+    .expect("within the time limit");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_publishers_on_two_instances_keep_offsets_unique_and_contiguous() {
     let redis = RedisServer::start(Persistence::None);
