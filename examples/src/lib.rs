@@ -407,7 +407,9 @@ where
 ///
 /// In order: an unknown path is `404`; a method other than `GET` or `HEAD`
 /// is `405` with `Allow: GET, HEAD`; then a bad query value or `Last-Event-ID`
-/// is `400`. A `HEAD` request gets the `GET` answer: the servers send its
+/// is `400` (on a room, the hub answers any `Last-Event-ID` or
+/// `last_event_id`: one it cannot resume from is a `reset` event, never a
+/// `400`). A `HEAD` request gets the `GET` answer: the servers send its
 /// status and headers without the body. A `POST` to a room is answered as
 /// with an empty body (`400`): use [`answer_with_body`] for it.
 pub fn answer<'a, I>(method: &str, path: &str, query: &str, last_event_id: I) -> Answer
@@ -526,11 +528,20 @@ where
 /// now (it holds [`MAX_ROOMS`] rooms, or the backplane did not answer in
 /// time), else `400` (an invalid room name).
 fn hub_refusal(err: &ssekit::HubError) -> Refusal {
-    if err.is_too_many_topics() || err.backplane().is_some() {
+    if err.is_too_many_topics() {
         Refusal {
             status: 503,
             allow: None,
             message: format!("service unavailable: {err}"),
+        }
+    } else if err.backplane().is_some() {
+        // A publish that timed out may still run in Redis.
+        Refusal {
+            status: 503,
+            allow: None,
+            message: format!(
+                "service unavailable: {err} (the message may have been published all the same)"
+            ),
         }
     } else {
         BadRequest(err.to_string()).into()
