@@ -19,7 +19,8 @@
 //!
 //! The rooms live in one process-wide [`ssekit::Hub`] ([`hub`]) that keeps
 //! the last [`ROOM_HISTORY_EVENTS`] messages of each room (at most
-//! [`ROOM_HISTORY_BYTES`], for [`ROOM_HISTORY_TTL`] after the last one), so
+//! [`ROOM_HISTORY_BYTES`], for [`ROOM_HISTORY_TTL`] after the last one; on
+//! Redis, Redis's own expiry of a day), so
 //! a client that reconnects with the last id it saw gets exactly what it
 //! missed; at most [`MAX_ROOMS`] rooms at once (beyond, `503`); a room's
 //! stream asks for a reconnect within [`ROOM_RETRY`]. A room is the path's
@@ -77,7 +78,8 @@ pub const MAX_POST_BYTES: usize = 64 * 1024;
 pub const ROOM_HISTORY_EVENTS: usize = 1000;
 
 /// The bytes of history each room keeps at most: 1 000 messages of up to
-/// 4 KiB each, or 64 of the largest ([`MAX_POST_BYTES`]). With
+/// 4 KiB each, or 63 of the largest ([`MAX_POST_BYTES`], plus each one's
+/// `id:` and `data:` lines). With
 /// [`MAX_ROOMS`], it bounds the demo's history at 4 GiB.
 pub const ROOM_HISTORY_BYTES: usize = 4 << 20;
 

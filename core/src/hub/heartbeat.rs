@@ -22,18 +22,19 @@
 //!
 //! The same thread expires the history of a hub with
 //! [`HubBuilder::history_ttl`](super::HubBuilder::history_ttl): it looks at
-//! the hub's topics every quarter of the ttl (at least [`MIN_PERIOD`]) and
-//! drops the history of each topic nothing was published to since a look a
-//! ttl or more before; a topic left with no subscriber is then released.
-//! So a history goes between `ttl` and `ttl + period` after the topic's last
-//! publish, never sooner.
+//! the hub's topics every `period` (a quarter of the ttl, within the same
+//! bounds) and drops the history of each topic nothing was published to
+//! since a look a ttl or more before (so from the first look after its
+//! last publish); a topic left with no subscriber is then released. A
+//! history goes `ttl` after the topic's last publish at the earliest (give
+//! or take the time a look takes), two looks later at the latest.
 //!
 //! [`EventStream`]: crate::EventStream
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use super::topic::Topic;
@@ -182,7 +183,16 @@ impl Watched {
                 }
             }
             Job::Expire => {
-                hub.expire_stale(now, self.interval);
+                // As above: the hub is let go while its topics are looked
+                // at, and taken again only to release one.
+                let topics = hub.topics();
+                drop(hub);
+                let release = |topic: &Arc<Topic>| {
+                    if let Some(hub) = self.hub.upgrade() {
+                        hub.release_if_idle(topic);
+                    }
+                };
+                expire_stale(&topics, now, self.interval, release);
             }
         }
         self.due = Instant::now() + period(self.interval);
@@ -190,36 +200,50 @@ impl Watched {
     }
 }
 
-impl Inner {
-    /// Drops the history of every topic that nothing was published to for
-    /// `ttl` before `now` (counted from the first look after its last
-    /// publish, the latest that publish can have been), and releases those
-    /// left idle. Returns how many histories it dropped.
-    pub(crate) fn expire_stale(&self, now: Instant, ttl: Duration) -> usize {
-        let mut dropped = 0;
-        for topic in self.topics() {
-            let mut state = lock(&topic.state);
-            if std::mem::take(&mut state.published) {
-                state.stale_since = Some(now);
-                continue;
-            }
-            let since = *state.stale_since.get_or_insert(now);
-            if state.removed
-                || !state.log.has_history()
-                || now.saturating_duration_since(since) < ttl
-            {
-                continue;
-            }
-            state.log.clear_history();
-            dropped += 1;
-            let idle = state.is_idle();
-            drop(state);
-            tracing::debug!(topic = %topic.name, "ssekit hub: history expired");
-            if idle {
-                self.release_if_idle(&topic);
-            }
+/// Drops the history of each of `topics` that nothing was published to
+/// for `ttl` before `now` (counted from the first look after its last
+/// publish, the latest that publish can have been), and has `release`
+/// release those left with neither history nor subscriber. Returns how
+/// many it released or dropped the history of.
+fn expire_stale(
+    topics: &[Arc<Topic>],
+    now: Instant,
+    ttl: Duration,
+    release: impl Fn(&Arc<Topic>),
+) -> usize {
+    let mut expired = 0;
+    for topic in topics {
+        let mut state = lock(&topic.state);
+        if std::mem::take(&mut state.published) {
+            state.stale_since = Some(now);
+            continue;
         }
-        dropped
+        let since = *state.stale_since.get_or_insert(now);
+        if state.removed || now.saturating_duration_since(since) < ttl {
+            continue;
+        }
+        let had_history = state.log.has_history();
+        state.log.clear_history();
+        let idle = state.is_idle();
+        drop(state);
+        if had_history {
+            tracing::debug!(topic = %topic.name, "ssekit hub: history expired");
+        }
+        if idle {
+            release(topic);
+        }
+        expired += usize::from(had_history || idle);
+    }
+    expired
+}
+
+#[cfg(test)]
+impl Inner {
+    /// [`expire_stale`] on every topic, as the thread does.
+    pub(crate) fn expire_stale(&self, now: Instant, ttl: Duration) -> usize {
+        expire_stale(&self.topics(), now, ttl, |topic| {
+            self.release_if_idle(topic);
+        })
     }
 }
 

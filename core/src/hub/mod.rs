@@ -59,7 +59,7 @@
 //! | resume | with `Last-Event-ID: <epoch>-<n>` whose events after `n` are all in the history and within the replay cap, the subscriber receives exactly `n+1 ..= top` then live events, no gap and no duplicate, even while publishers race the join (join and publish take the same per-topic lock) |
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
 //! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left) |
-//! | release | a released topic, used again, goes on where it stood: same epoch, next offset, no history. So a subscriber holding its last id (or the marker of a topic released before its first event) resumes with no gap; one further behind gets `reset` with `too_old`. The hub keeps where released topics stood, at most [`HubBuilder::max_topics`] of them, oldest forgotten first; a forgotten topic starts a new epoch (`unknown_epoch`) |
+//! | release | a released topic, used again, goes on where it stood: same epoch, next offset, no history. So a subscriber holding its last id (or the marker of a topic released before its first event) resumes with no gap; one further behind gets `reset` with `too_old`. The hub keeps where released topics stood, as many as [`HubBuilder::max_topics`] (at most 65 536), shared out among the shards, the oldest of a shard forgotten first; a forgotten topic starts a new epoch (`unknown_epoch`) |
 //! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
 //! | keep-alive | a topic that has sent nothing for about [`HubBuilder::keep_alive`]'s interval (15 s by default; give or take a quarter of it, at least 10 ms) gets its keep-alive comment, from one thread for the process: every subscriber with nothing queued receives it; it is a comment, so no client sees a message. A subscriber still joining through a [`Backplane`] gets none until the backplane's read is done |
 //! | after a restart | a topic's epoch is minted when its log starts (first use, or use after [`Hub::remove_topic`] or after its released position was forgotten); ids of an older epoch get `reset` with `unknown_epoch` |
@@ -72,8 +72,8 @@
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
-//! | a topic | released when it has neither subscribers nor history (with history off, when its last subscriber leaves), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
-//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood: a position and its name's hash, about 40 bytes each |
+//! | a topic | released as soon as it has neither subscribers nor history (with history off, when its last subscriber leaves, or after a publish while it has none), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 60 bytes each |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
 //!
 //! # Ids
@@ -193,8 +193,9 @@ pub enum ResetReason {
     /// Not an id of this hub's form (`<12 hex digits>-<offset>`), or not a
     /// valid header value at all (too long, not UTF-8, repeated): `malformed`.
     Malformed,
-    /// Another epoch: the topic's history was lost (restart, topic released)
-    /// since, or the id is from elsewhere: `unknown_epoch`.
+    /// Another epoch: the topic's history was lost since (a restart, the
+    /// topic removed, or its released position forgotten), or the id is
+    /// from elsewhere: `unknown_epoch`.
     UnknownEpoch,
     /// Older than the history: `too_old`.
     TooOld,
@@ -485,9 +486,11 @@ impl HubBuilder {
     }
 
     /// Drops a topic's history once nothing was published to it for `ttl`
-    /// (between `ttl` and `ttl` plus a quarter of it after its last
-    /// publish; by default never); a topic left with no subscriber is then
-    /// released. Without it, a topic with history stays in memory until
+    /// (by default never), and releases the topic if it has no subscriber.
+    /// One look every quarter ttl (at least every 10 ms, at most every day)
+    /// does it: a history goes `ttl` after the last publish at the
+    /// earliest, two looks later at the latest (`1.25 ttl` where a quarter
+    /// ttl is within those bounds). Without it, a topic with history stays in memory until
     /// [`Hub::remove_topic`], so clients that choose topic names could fill
     /// [`max_topics`](Self::max_topics) for good. A subscriber that comes
     /// back with the id of the topic's last event still resumes with no gap;
@@ -596,7 +599,7 @@ impl HubBuilder {
             limits: self.limits,
             queue_bytes: self.queue_bytes,
             max_topics: self.max_topics,
-            released_per_shard: self.max_topics.div_ceil(self.shards),
+            released_per_shard: self.max_topics.min(MAX_RELEASED).div_ceil(self.shards),
             keep_alive: self.keep_alive,
             heartbeat: OnceLock::new(),
             stats: Counters::default(),
@@ -627,14 +630,18 @@ struct ShardMap {
 
 type Shard = Mutex<ShardMap>;
 
+/// The most positions of released topics a hub keeps, whatever
+/// `max_topics` (about 60 bytes each).
+const MAX_RELEASED: usize = 65_536;
+
 pub(crate) struct Inner {
     shards: Box<[Shard]>,
     hasher: std::hash::RandomState,
     limits: Limits,
     queue_bytes: usize,
     max_topics: usize,
-    /// The most [`Released`] positions each shard keeps: together,
-    /// `max_topics`.
+    /// The most [`Released`] positions each shard keeps: `max_topics` (at
+    /// most [`MAX_RELEASED`]) shared out among the shards, rounded up.
     released_per_shard: usize,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
@@ -828,9 +835,10 @@ impl Hub {
     /// ```
     pub fn remove_topic(&self, topic: &str) -> bool {
         let removed = {
-            let mut shard = lock(self.inner.shard(topic));
+            let hash = self.inner.hasher.hash_one(topic);
+            let mut shard = lock(self.inner.shard_of(hash));
             // Its next use starts a new epoch, even if it had none in memory.
-            shard.released.take(self.inner.hasher.hash_one(topic));
+            shard.released.take(hash);
             shard.topics.remove(topic)
         };
         let Some(removed) = removed else {
@@ -1049,8 +1057,15 @@ impl Inner {
             state.log.append(event.clone(), &self.limits);
             state.published = true;
             let (subscribers, wakes) = self.fan_out(&topic, &mut state, &event);
+            // Kept neither by a subscriber nor by its history (history off,
+            // or an event bigger than it): released, as after the last
+            // subscriber leaves.
+            let idle = state.is_idle();
             drop(state);
             wakes.wake();
+            if idle {
+                self.release_if_idle(&topic);
+            }
             self.stats.published.fetch_add(1, Ordering::Relaxed);
             return Ok(Published {
                 id: position_id(position),

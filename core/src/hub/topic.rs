@@ -361,41 +361,58 @@ pub(crate) fn behind(after: &str, top: Position) -> Result<(Position, u64), Look
 /// seen.
 #[derive(Default)]
 pub(crate) struct Released {
-    by_name: HashMap<u64, Position>,
-    /// The order they were kept in, oldest first.
-    order: VecDeque<u64>,
+    /// Where each topic stood, and when it was kept (its `order` entry).
+    by_name: HashMap<u64, (Position, u64)>,
+    /// `(name, when)`, oldest first. An entry whose topic was taken back
+    /// or kept again since stays until it comes round, or until the deque
+    /// is compacted (at twice the cap), so that both `keep` and `take` are
+    /// O(1) amortised.
+    order: VecDeque<(u64, u64)>,
+    /// The next `when`.
+    next: u64,
 }
 
 impl Released {
-    /// Keeps where a released topic stood.
+    /// Keeps where a released topic stood, forgetting the oldest beyond
+    /// `cap`.
     pub(crate) fn keep(&mut self, name: u64, top: Position, cap: usize) {
         if cap == 0 {
             return;
         }
-        if self.by_name.insert(name, top).is_none() {
-            self.order.push_back(name);
-        }
-        while self.order.len() > cap {
-            if let Some(oldest) = self.order.pop_front() {
+        let when = self.next;
+        self.next = self.next.wrapping_add(1);
+        self.by_name.insert(name, (top, when));
+        self.order.push_back((name, when));
+        while self.by_name.len() > cap {
+            let Some((oldest, kept)) = self.order.pop_front() else {
+                break;
+            };
+            if self.by_name.get(&oldest).is_some_and(|&(_, w)| w == kept) {
                 self.by_name.remove(&oldest);
             }
+        }
+        if self.order.len() > cap.saturating_mul(2) {
+            let by_name = &self.by_name;
+            self.order
+                .retain(|(name, when)| by_name.get(name).is_some_and(|&(_, w)| w == *when));
         }
     }
 
     /// Where a topic stood, taken out (the topic is back).
     pub(crate) fn take(&mut self, name: u64) -> Option<Position> {
-        let top = self.by_name.remove(&name)?;
-        // A linear search, on a topic's creation only: at most `cap` hashes.
-        if let Some(at) = self.order.iter().position(|&n| n == name) {
-            self.order.remove(at);
-        }
-        Some(top)
+        self.by_name.remove(&name).map(|(top, _)| top)
     }
 
     /// How many are kept.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.by_name.len()
+    }
+
+    /// How long the order is (live entries and those taken back since).
+    #[cfg(test)]
+    pub(crate) fn order_len(&self) -> usize {
+        self.order.len()
     }
 }
 

@@ -485,6 +485,45 @@ fn histories_expire_a_ttl_after_the_last_publish_and_idle_topics_go() {
 }
 
 #[test]
+fn a_publish_that_leaves_a_topic_with_nothing_releases_it() {
+    // History off and no subscriber: nothing keeps the topic, so clients
+    // naming topics cannot fill `max_topics` by publishing.
+    let hub = Hub::builder().history_events(0).max_topics(1).build();
+    let first = hub.publish("a", "1").unwrap();
+    assert!(hub.topic_stats("a").is_none(), "released at once");
+    hub.publish("b", "1").unwrap();
+    // It went on where it stood.
+    assert_eq!(hub.publish("a", "2").unwrap().offset(), first.offset() + 1);
+    // An event bigger than the whole history empties it too.
+    let small = Hub::builder().history_bytes(16).build();
+    small.publish("c", "x".repeat(64)).unwrap();
+    assert!(small.topic_stats("c").is_none());
+}
+
+#[test]
+fn released_positions_stay_bounded_however_topics_come_and_go() {
+    let mut released = topic::Released::default();
+    let at = |offset| topic::Position::new(topic::Epoch::mint(), offset);
+    for round in 0..1_000_u64 {
+        released.keep(round % 7, at(round), 4);
+        if round % 3 == 0 {
+            released.take(round % 7);
+        }
+        assert!(released.len() <= 4);
+        assert!(
+            released.order_len() <= 2 * 4 + 1,
+            "{}",
+            released.order_len()
+        );
+    }
+    // The newest are the ones kept.
+    released.keep(100, at(1), 2);
+    released.keep(101, at(2), 2);
+    assert_eq!(released.take(101).map(topic::Position::offset), Some(2));
+    assert_eq!(released.take(100).map(topic::Position::offset), Some(1));
+}
+
+#[test]
 fn invalid_topics_are_typed_errors() {
     let hub = Hub::new();
     for bad in ["", "a\nb", &"x".repeat(MAX_TOPIC_LEN + 1)] {
