@@ -130,6 +130,23 @@ pub(crate) fn size_hint(event: &Event) -> usize {
     len
 }
 
+/// Writes the decimal digits of `n` at the end of `buf` and returns where
+/// they start (20 bytes hold any `u64`; a shorter `buf` keeps the lowest
+/// digits that fit).
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8]) -> usize {
+    let mut start = buf.len();
+    while let Some(slot) = start.checked_sub(1).and_then(|at| buf.get_mut(at)) {
+        start -= 1;
+        // `n % 10` is below 10, so the cast cannot truncate.
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    start
+}
+
 fn digits(mut n: u128) -> usize {
     let mut count = 1;
     while n >= 10 {
@@ -162,19 +179,15 @@ fn put_fields_before_data(event: &Event, buf: &mut BytesMut) {
         put_line(buf, b"event: ", b"event:\n", ty.as_str().as_bytes());
     }
     if let Some(retry) = event.retry {
-        let mut text = [0u8; 40];
-        let mut n = retry.as_millis();
-        let mut start = text.len();
-        loop {
-            start -= 1;
-            // `n % 10` is below 10, so the cast cannot truncate.
-            text[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+        let millis = retry.as_millis();
+        if let Ok(millis) = u64::try_from(millis) {
+            let mut text = [0u8; 20];
+            let start = decimal(millis, &mut text);
+            put_line(buf, b"retry: ", b"retry:\n", &text[start..]);
+        } else {
+            // Over 584 million years: only `Duration::MAX`-like values.
+            put_line(buf, b"retry: ", b"retry:\n", millis.to_string().as_bytes());
         }
-        put_line(buf, b"retry: ", b"retry:\n", &text[start..]);
     }
 }
 

@@ -304,21 +304,12 @@ text_value_impls!(EventType);
 /// # Ok::<(), ssekit::InvalidValue>(())
 /// ```
 impl From<u64> for EventId {
-    fn from(mut n: u64) -> Self {
+    fn from(n: u64) -> Self {
         if n >= INLINE_DIGITS_BELOW {
             return Self(IdText::Text(Cow::Owned(n.to_string())));
         }
         let mut digits = [0u8; 15];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            // `n % 10` is below 10, so the cast cannot truncate.
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+        let start = crate::encode::decimal(n, &mut digits);
         // `start` is below 15.
         let start = u8::try_from(start).unwrap_or(0);
         Self(IdText::Number { digits, start })
