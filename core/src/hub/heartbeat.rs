@@ -170,23 +170,23 @@ impl Watched {
         let Some(hub) = self.hub.upgrade() else {
             return false;
         };
+        // The topics, then the hub let go before any topic is looked at (and
+        // taken again only to release one), so that a hub dropped meanwhile
+        // is freed here only rarely. The keep-alive skips a hub with no
+        // subscriber.
+        let wanted = match self.job {
+            Job::KeepAlive => hub.stats.subscribers.load(Ordering::Relaxed) > 0,
+            Job::Expire => true,
+        };
+        let topics = if wanted { hub.topics() } else { Vec::new() };
+        drop(hub);
         match self.job {
             Job::KeepAlive => {
-                // The topics, then the hub let go before any topic is looked
-                // at, so that a hub dropped meanwhile is freed here only
-                // rarely.
-                let topics =
-                    (hub.stats.subscribers.load(Ordering::Relaxed) > 0).then(|| hub.topics());
-                drop(hub);
-                for topic in topics.into_iter().flatten() {
-                    ping_if_quiet(&topic, now, self.interval);
+                for topic in &topics {
+                    ping_if_quiet(topic, now, self.interval);
                 }
             }
             Job::Expire => {
-                // As above: the hub is let go while its topics are looked
-                // at, and taken again only to release one.
-                let topics = hub.topics();
-                drop(hub);
                 let release = |topic: &Arc<Topic>| {
                     if let Some(hub) = self.hub.upgrade() {
                         hub.release_if_idle(topic);
