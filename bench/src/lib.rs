@@ -132,6 +132,32 @@ fn query_map(query: Option<&str>) -> HashMap<&str, &str> {
         .collect()
 }
 
+/// The parameters of `/bench/publish`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PublishParams {
+    /// Messages.
+    pub n: u64,
+    /// Bytes per message.
+    pub size: usize,
+    /// Messages per second (0: as fast as possible).
+    pub rate: u64,
+}
+
+impl PublishParams {
+    /// Parses `n=M&size=S[&rate=R]`, refusing values out of bounds.
+    #[must_use]
+    pub fn parse(query: Option<&str>) -> Option<Self> {
+        let map = query_map(query);
+        let n: u64 = map.get("n")?.parse().ok()?;
+        let size: usize = map.get("size")?.parse().ok()?;
+        let rate: u64 = match map.get("rate") {
+            Some(r) => r.parse().ok()?,
+            None => 0,
+        };
+        (n <= MAX_EVENTS && size <= MAX_SIZE).then_some(Self { n, size, rate })
+    }
+}
+
 impl StreamParams {
     /// Parses `n=N&size=S[&lines=L]`, refusing values out of bounds.
     #[must_use]
@@ -295,17 +321,7 @@ impl Hub {
     /// current tokio runtime. `false` when the query is invalid.
     #[must_use]
     pub fn publish(&self, query: Option<&str>) -> bool {
-        let map = query_map(query);
-        let parsed = (|| {
-            let n: u64 = map.get("n")?.parse().ok()?;
-            let size: usize = map.get("size")?.parse().ok()?;
-            let rate: u64 = match map.get("rate") {
-                Some(r) => r.parse().ok()?,
-                None => 0,
-            };
-            (n <= MAX_EVENTS && size <= MAX_SIZE).then_some((n, size, rate))
-        })();
-        let Some((n, size, rate)) = parsed else {
+        let Some(PublishParams { n, size, rate }) = PublishParams::parse(query) else {
             return false;
         };
         let tx = self.tx.clone();

@@ -27,6 +27,8 @@ use tokio::task::JoinSet;
 
 const FRAMEWORKS: [&str; 4] = ["axum", "warp", "poem", "actix-web"];
 const FLAVOURS: [&str; 3] = ["builtin", "ssekit", "limit"];
+/// The fan-out floor's server (`bench-floor`), which has no framework.
+const FLOOR: &str = "floor";
 
 /// One running server process.
 struct Server {
@@ -755,13 +757,27 @@ async fn run() -> ExitCode {
         started.elapsed().as_secs_f64()
     );
 
-    // 3. Fan-out, built-in and ssekit only.
+    // 3. Fan-out: built-in and ssekit, and the floor (no framework; see
+    //    `bench-floor`), unless `--framework` leaves it out.
+    let mut fanout_servers = hub_servers.clone();
+    if runs("fanout") && (chosen.is_empty() || chosen.contains(&FLOOR)) {
+        match Server::start(FLOOR, "limit") {
+            Ok(server) => {
+                fanout_servers.push(servers.len());
+                servers.push(server);
+            }
+            Err(err) => {
+                eprintln!("bench-load: {err}");
+                failed = true;
+            }
+        }
+    }
     let fanouts: [(usize, u64, u64); 2] = [(1000, 200, 500), (5000, 20, 50)];
     let mut fan: BTreeMap<(usize, usize), Vec<Fanout>> = BTreeMap::new();
     for rep in 0..plan.fanout_reps * usize::from(runs("fanout")) {
         for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
-            for k in 0..hub_servers.len() {
-                let i = hub_servers[(k + rep) % hub_servers.len()];
+            for k in 0..fanout_servers.len() {
+                let i = fanout_servers[(k + rep) % fanout_servers.len()];
                 // Every run on a fresh server process: a server that has not
                 // noticed the clients of an earlier step or run (poem's and
                 // actix-web-lab's built-ins notice only at their next write)
@@ -926,6 +942,32 @@ async fn run() -> ExitCode {
                 show(b),
                 show(s),
                 eb / es,
+            );
+        }
+    }
+    if let Some(floor) = index(FLOOR, "limit").filter(|i| fan.keys().any(|k| k.0 == *i)) {
+        println!(
+            "\nThe floor: `bench-floor`, no framework, no async runtime, no SSE type; one thread writes each message, formatted once, to every subscriber, one `writev` per subscriber per pass. Its p99 is what the writes alone cost on this machine.\n"
+        );
+        println!(
+            "| subscribers x messages | p50 / p99 / max ms | p99 of the first 80 % of messages | server CPU per delivery, ns | load client's CPU, % of its one thread |"
+        );
+        println!("|---|---|---|---|---|");
+        for (f, &(subs, messages, rate)) in fanouts.iter().enumerate() {
+            let at = |measure: fn(&Fanout) -> Option<f64>| {
+                median_of(&fan, Some(floor), f, measure).unwrap_or(f64::NAN)
+            };
+            let missing: usize = fan
+                .get(&(floor, f))
+                .map_or(0, |runs| runs.iter().map(|r| r.missing).sum());
+            println!(
+                "| {subs} x {messages} at {rate}/s | {:.2} / {:.2} / {:.2}, {missing} missing | {:.2} | {:.0} | {:.0} |",
+                at(|r| Some(r.p50_ms)),
+                at(|r| Some(r.p99_ms)),
+                at(|r| Some(r.max_ms)),
+                at(|r| Some(r.p99_early_ms)),
+                at(|r| r.cpu_ns_per_delivery),
+                at(|r| r.client_busy_percent),
             );
         }
     }
