@@ -137,7 +137,11 @@ fn run(hub: &Hub) {
     for n in 1..=EVENTS {
         let published = hub.publish("t", n.to_string()).expect("topic");
         let p = Position::parse(published.id().as_str()).expect("an id");
-        assert_eq!(*epoch.get_or_insert(p.epoch()), p.epoch(), "one epoch at {n}");
+        assert_eq!(
+            *epoch.get_or_insert(p.epoch()),
+            p.epoch(),
+            "one epoch at {n}"
+        );
         assert_eq!(p.offset(), n, "offsets go on where they stood");
         if n % 64 == 0 {
             std::thread::yield_now();
