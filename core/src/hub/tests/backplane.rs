@@ -278,3 +278,34 @@ async fn a_join_whose_read_was_overtaken_ends_nobody_else() {
     assert_eq!(datas(&ready(&mut a)), ["m3"], "A was not ended");
     assert_eq!(datas(&ready(&mut b_live)), ["m3"]);
 }
+
+/// Review (session 11): a join registered before an epoch change (so
+/// already ended by it) whose read completes after a newer join set the
+/// new epoch's feed. `finish_join` compares the read with the join's own
+/// `joined_at` (the old epoch) and takes the "history changed under the
+/// live feed" arm: it ends every other subscriber, the new epoch's
+/// correctly joined ones included, and logs a false warning.
+#[tokio::test]
+async fn a_stale_join_of_an_ended_subscriber_ends_nobody_of_the_new_epoch() {
+    let fake = Shared::default();
+    fake.0.live.store(true, Ordering::Relaxed);
+    let hub = hub_with(&fake);
+    let mut s0 = sub(&hub, "t", Resume::Start);
+    assert_eq!(ready(&mut s0).len(), 1, "the first read: the feed starts");
+    publish(&hub, "t", "before").await;
+    // Registered at the old epoch's feed; its read not run yet.
+    let mut s1 = sub(&hub, "t", Resume::Start);
+    fake.lose_data("t");
+    publish(&hub, "t", "after").await; // a new epoch: s0 and s1 end
+    // A new subscriber joins the new epoch properly.
+    let mut s2 = sub(&hub, "t", Resume::Start);
+    let marker = ready(&mut s2);
+    assert_eq!(marker.len(), 1, "s2's position marker");
+    assert!(!s2.ended);
+    // The ended s1's read completes only now.
+    let _ = ready(&mut s1);
+    publish(&hub, "t", "next").await;
+    let got = ready(&mut s2);
+    assert!(!s2.ended, "s2 was ended by s1's stale join");
+    assert_eq!(datas(&got), ["next"]);
+}
