@@ -65,7 +65,7 @@ fn frame(event: &EncodedEvent) -> Frame {
 
 /// A client: reconnects again and again with its last id; checks each
 /// connection's frames.
-fn client(hub: &Hub, done: &AtomicBool, start: Instant) -> (u64, u64) {
+fn client(hub: &Hub, done: &AtomicBool, start: Instant, removing: bool) -> (u64, u64) {
     let mut last: Option<Position> = None;
     let (mut data, mut resets) = (0u64, 0u64);
     let mut rounds = 0u32;
@@ -86,6 +86,14 @@ fn client(hub: &Hub, done: &AtomicBool, start: Instant) -> (u64, u64) {
                     }
                     Frame::Reset(reason, p) => {
                         assert!(first, "a reset only first");
+                        if removing && reason == "unknown_epoch" {
+                            // The topic was removed: a new epoch.
+                            assert_ne!(last.map(Position::epoch), Some(p.epoch()));
+                            resets += 1;
+                            last = Some(p);
+                            first = false;
+                            continue;
+                        }
                         assert_eq!(reason, "too_old", "from {last:?} to {p}");
                         if let Some(l) = last {
                             assert_eq!(l.epoch(), p.epoch(), "one epoch");
@@ -111,14 +119,14 @@ fn client(hub: &Hub, done: &AtomicBool, start: Instant) -> (u64, u64) {
     (data, resets)
 }
 
-fn run(hub: &Hub) {
+fn run(hub: &Hub, removing: bool) {
     let done = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let clients: Vec<_> = (0..2)
         .map(|_| {
             let hub = hub.clone();
             let done = Arc::clone(&done);
-            std::thread::spawn(move || client(&hub, &done, start))
+            std::thread::spawn(move || client(&hub, &done, start, removing))
         })
         .collect();
     // A joiner that comes and goes at once: more releases.
@@ -133,27 +141,57 @@ fn run(hub: &Hub) {
             }
         })
     };
-    let mut epoch = None;
+    // With `removing`, a remover ends the topic now and then: its next
+    // use starts a new epoch.
+    let remover = {
+        let hub = hub.clone();
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while removing
+                && !done.load(Ordering::Relaxed)
+                && start.elapsed() < LIMIT
+                && n < 100_000
+            {
+                n += 1;
+                hub.remove_topic("t");
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    let mut epochs = std::collections::HashSet::new();
+    let mut last: Option<Position> = None;
     for n in 1..=EVENTS {
         let published = hub.publish("t", n.to_string()).expect("topic");
         let p = Position::parse(published.id().as_str()).expect("an id");
-        assert_eq!(
-            *epoch.get_or_insert(p.epoch()),
-            p.epoch(),
-            "one epoch at {n}"
-        );
-        assert_eq!(p.offset(), n, "offsets go on where they stood");
+        match last {
+            Some(l) if l.epoch() == p.epoch() => {
+                assert_eq!(
+                    p.offset(),
+                    l.offset() + 1,
+                    "offsets go on where they stood: {l} then {p}"
+                );
+            }
+            _ => {
+                assert!(removing || last.is_none(), "one epoch: {last:?} then {p}");
+                assert!(epochs.insert(p.epoch()), "a new epoch is new: {p}");
+                assert_eq!(p.offset(), 1, "a new epoch starts at 1: {p}");
+            }
+        }
+        last = Some(p);
         if n % 64 == 0 {
             std::thread::yield_now();
         }
         assert!(start.elapsed() < LIMIT, "bounded in time");
     }
+    println!("{} epochs", epochs.len());
     done.store(true, Ordering::Relaxed);
     for c in clients {
         let (data, resets) = c.join().expect("client");
         println!("client: {data} events, {resets} resets");
     }
     joiner.join().expect("joiner");
+    remover.join().expect("remover");
 }
 
 #[test]
@@ -163,7 +201,7 @@ fn released_topics_go_on_where_they_stood_under_racing_threads() {
         .history_events(0)
         .without_keep_alive()
         .build();
-    run(&hub);
+    run(&hub, false);
 }
 
 #[test]
@@ -173,5 +211,14 @@ fn expiring_histories_race_joins_and_publishes_without_a_silent_gap() {
         .history_ttl(Duration::from_millis(1))
         .without_keep_alive()
         .build();
-    run(&hub);
+    run(&hub, false);
+}
+
+#[test]
+fn removals_race_releases_and_resumes_without_a_silent_gap() {
+    let hub = Hub::builder()
+        .history_events(4)
+        .without_keep_alive()
+        .build();
+    run(&hub, true);
 }
