@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use super::*;
 
 mod backplane;
+mod review;
 
 fn text(event: &EncodedEvent) -> String {
     String::from_utf8_lossy(event.as_bytes()).into_owned()
