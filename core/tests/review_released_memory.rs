@@ -1,0 +1,49 @@
+//! Review (session 11): the memory of the released-positions table against
+//! the hub docs' memory table: "where as many released topics stood (at
+//! most 65 536): a position and its name's hash, about 60 bytes each".
+//! Each shard's table is a `HashMap<u64, (Position, u64)>` (33 bytes a
+//! bucket, grown to `cap + 1` entries: 2 048 buckets for a cap of 1 024)
+//! and an order `VecDeque<(u64, u64)>` that grows to `2 cap + 1` entries
+//! before it is compacted (4 096 slots of 16 bytes, kept): about 130 bytes
+//! per kept position with the defaults. Resident memory, as
+//! `core/tests/subscriber_memory.rs` measures.
+#![cfg(target_os = "linux")]
+
+use ssekit::Hub;
+
+/// `VmRSS` of `/proc/self/status`, in KiB.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn a_kept_released_position_costs_about_60_bytes() {
+    const KEPT: u64 = 65_536;
+    // Defaults (64 shards, max_topics 65 536), history off: each publish
+    // to a new topic releases it at once, and its position is kept.
+    let hub = Hub::builder()
+        .history_events(0)
+        .without_keep_alive()
+        .build();
+    // Warm the allocator with the per-publish garbage first.
+    for i in 0..1_000 {
+        hub.publish(&format!("warm-{i}"), "x").expect("topic");
+    }
+    let before = resident_kib().expect("VmRSS");
+    // More than the bound: every shard's table fills, forgets and compacts.
+    for i in 0..(KEPT * 2) {
+        hub.publish(&format!("room-{i}"), "x").expect("topic");
+    }
+    let after = resident_kib().expect("VmRSS");
+    assert_eq!(hub.stats().topics, 0, "all released");
+    let per = after.saturating_sub(before) * 1024 / KEPT;
+    println!("resident memory per kept released position: {per} B");
+    assert!(
+        per <= 75,
+        "a kept position costs {per} B, documented about 60"
+    );
+}
