@@ -12,6 +12,11 @@
 //! `future` or `malformed`) and then a contiguous run after the reset's id.
 //! Bounded in count and time.
 
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers: a failed expectation is the test failing"
+)]
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

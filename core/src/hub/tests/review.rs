@@ -35,10 +35,11 @@ fn a_collided_lineage_resumes_a_topic_with_a_visible_reset_never_a_gap() {
         .build();
     // A's client holds A's last event.
     let mut x = sub(&hub, "a", Resume::Start);
-    let a5 = (1..=5)
+    let published: Vec<Published> = (1..=5)
         .map(|i| hub.publish("a", i.to_string()).unwrap())
-        .last()
-        .unwrap();
+        .collect();
+    let a5 = published[4].clone();
+    assert_eq!(a5.offset(), 5);
     assert_eq!(ready(&mut x).len(), 6, "marker and five events");
     drop(x); // A released at 5
     // B collides with A: B goes on after A's 5, in A's epoch.
