@@ -70,10 +70,10 @@
 //! |-------|-------|
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
-//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB); a subscriber that never reads costs at most this. Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
+//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB), each event counted as its bytes plus 128 for holding it; a subscriber that never reads costs at most this (`core/tests/slow_subscriber_memory.rs` measures it). Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
 //! | a topic | released as soon as it has neither subscribers nor history (with history off, when its last subscriber leaves, or after a publish while it has none), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
-//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 60 bytes each |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 110 bytes each resident, 7 MiB at most (`core/tests/released_memory.rs`) |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
 //!
 //! # Ids
@@ -530,7 +530,11 @@ impl HubBuilder {
     }
 
     /// Most bytes waiting for one subscriber (default 1 MiB): over it, the
-    /// subscriber's stream ends so that it reconnects and resumes.
+    /// subscriber's stream ends so that it reconnects and resumes. Each
+    /// waiting event counts its encoded bytes plus 128 for holding it (its
+    /// queue slot, its allocation and the shared header of its bytes), so
+    /// that a subscriber that never reads holds at most this much, small
+    /// events included.
     pub fn subscriber_queue_bytes(mut self, n: usize) -> Self {
         self.queue_bytes = n;
         self
@@ -599,7 +603,6 @@ impl HubBuilder {
             limits: self.limits,
             queue_bytes: self.queue_bytes,
             max_topics: self.max_topics,
-            released_per_shard: self.max_topics.min(MAX_RELEASED).div_ceil(self.shards),
             keep_alive: self.keep_alive,
             heartbeat: OnceLock::new(),
             stats: Counters::default(),
@@ -631,7 +634,7 @@ struct ShardMap {
 type Shard = Mutex<ShardMap>;
 
 /// The most positions of released topics a hub keeps, whatever
-/// `max_topics` (about 60 bytes each).
+/// `max_topics` (about 110 bytes each, resident).
 const MAX_RELEASED: usize = 65_536;
 
 pub(crate) struct Inner {
@@ -640,9 +643,6 @@ pub(crate) struct Inner {
     limits: Limits,
     queue_bytes: usize,
     max_topics: usize,
-    /// The most [`Released`] positions each shard keeps: `max_topics` (at
-    /// most [`MAX_RELEASED`]) shared out among the shards, rounded up.
-    released_per_shard: usize,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
     /// Whether the keep-alive thread sends the keep-alives (decided on the
@@ -994,10 +994,22 @@ impl Inner {
 
     /// The shard of a topic name's hash.
     fn shard_of(&self, hash: u64) -> &Shard {
+        &self.shards[self.shard_index(hash)]
+    }
+
+    fn shard_index(&self, hash: u64) -> usize {
         let len = self.shards.len() as u64;
         // `hash % len < len <= usize::MAX`.
-        let index = usize::try_from(hash % len).unwrap_or(0);
-        &self.shards[index]
+        usize::try_from(hash % len).unwrap_or(0)
+    }
+
+    /// The most [`Released`] positions shard `index` keeps: `max_topics`
+    /// (at most [`MAX_RELEASED`]) shared out among the shards, so that
+    /// the shards' caps add up to it exactly.
+    fn released_cap(&self, index: usize) -> usize {
+        let total = self.max_topics.min(MAX_RELEASED);
+        let shards = self.shards.len();
+        total / shards + usize::from(index < total % shards)
     }
 
     /// The topic, created if missing (and allowed).
@@ -1007,8 +1019,16 @@ impl Inner {
         if let Some(topic) = shard.topics.get(name) {
             return Ok(Arc::clone(topic));
         }
-        let topics = self.stats.topics.load(Ordering::Relaxed);
-        if topics >= self.max_topics as u64 {
+        // Taken here, under this shard's lock only, so the count (not a
+        // look at it) refuses the one too many when shards race.
+        let max = self.max_topics as u64;
+        let counted = self
+            .stats
+            .topics
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            });
+        if counted.is_err() {
             tracing::warn!(
                 max = self.max_topics,
                 "ssekit hub: topic refused, too many topics"
@@ -1033,7 +1053,6 @@ impl Inner {
             }),
         });
         shard.topics.insert(name, Arc::clone(&topic));
-        self.stats.topics.fetch_add(1, Ordering::Relaxed);
         drop(shard);
         if let Some(backplane) = &self.backplane {
             backplane.watch(&topic.name);
@@ -1265,6 +1284,13 @@ impl Inner {
         let mut start = top;
         {
             let mut state = lock(&topic.state);
+            if !shared.is_open() {
+                // Ended while its read ran (an epoch change ended every
+                // subscriber): its read says nothing about the feed now,
+                // which a newer join may have set. It ends; its client
+                // resumes afresh.
+                return None;
+            }
             match join.joined_at.or(state.synced_at) {
                 None => {
                     // The topic's first read: its live feed starts here.
@@ -1452,7 +1478,8 @@ impl Inner {
     fn release_if_idle(&self, topic: &Arc<Topic>) {
         // Lock order: shard, then topic.
         let hash = self.hasher.hash_one(&*topic.name);
-        let mut shard = lock(self.shard_of(hash));
+        let index = self.shard_index(hash);
+        let mut shard = lock(&self.shards[index]);
         let mut state = lock(&topic.state);
         if state.is_idle() && !state.removed {
             state.removed = true;
@@ -1465,7 +1492,7 @@ impl Inner {
                 // (With a backplane the positions are the backplane's.)
                 if self.backplane.is_none() {
                     let top = state.log.top_position();
-                    shard.released.keep(hash, top, self.released_per_shard);
+                    shard.released.keep(hash, top, self.released_cap(index));
                 }
                 self.stats.topics.fetch_sub(1, Ordering::Relaxed);
                 tracing::debug!(topic = %topic.name, "ssekit hub: topic released");

@@ -39,8 +39,9 @@ pub(crate) struct SubShared {
 
 struct Queue {
     events: VecDeque<EncodedEvent>,
-    /// Bytes queued plus bytes taken by the subscriber and not yet written
-    /// off (see `Subscription::owed`): never less than what is held.
+    /// What is queued plus what the subscriber took and has not yet
+    /// written off (see `Subscription::owed`), each event counted by
+    /// `queued_cost`: never less than what is held.
     bytes: usize,
     waker: Option<Waker>,
     state: End,
@@ -59,6 +60,19 @@ enum End {
     Overflowed,
     /// Ended by the hub (room for shutdown): ends after what it took.
     Closed,
+}
+
+/// What a queued event counts against its subscriber's bound besides its
+/// bytes: its slot in the queue (with room for the queue's doubling), and
+/// the allocation and shared header of its bytes, which the subscriber may
+/// hold alone once the history has let the event go. Without it, a
+/// subscriber that never reads small events (a chat line: about 30 bytes)
+/// held four times its bound.
+const QUEUED_EVENT_COST: usize = 128;
+
+/// What `event` counts against its subscriber's bound while it waits.
+fn queued_cost(event: &EncodedEvent) -> usize {
+    event.len().saturating_add(QUEUED_EVENT_COST)
 }
 
 /// What happened when a publisher offered an event to a subscriber.
@@ -103,7 +117,7 @@ impl SubShared {
             queue.skip -= 1;
             return Offer::Queued;
         }
-        let offer = match queue.bytes.checked_add(event.len()) {
+        let offer = match queue.bytes.checked_add(queued_cost(event)) {
             Some(bytes) if bytes <= max_bytes => {
                 queue.bytes = bytes;
                 queue.events.push_back(event.clone());
@@ -145,7 +159,7 @@ impl SubShared {
             let Some(event) = queue.events.pop_front() else {
                 break;
             };
-            queue.bytes = queue.bytes.saturating_sub(event.len());
+            queue.bytes = queue.bytes.saturating_sub(queued_cost(&event));
             left -= 1;
         }
         queue.skip = left;
@@ -157,6 +171,12 @@ impl SubShared {
         queue.events = VecDeque::new();
         queue.bytes = 0;
         queue.skip = 0;
+    }
+
+    /// Whether the subscription is still open: not ended by the hub, by
+    /// an overflow or by its own departure.
+    pub(crate) fn is_open(&self) -> bool {
+        self.lock().state == End::Open
     }
 
     /// Ends the subscription after what it already took (for shutdown).
@@ -237,7 +257,7 @@ impl Subscription {
                 self.taken = VecDeque::new();
             }
         } else {
-            self.owed = self.owed.saturating_add(event.len());
+            self.owed = self.owed.saturating_add(queued_cost(&event));
             self.count_delivered();
         }
         Some(event)

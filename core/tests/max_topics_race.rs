@@ -1,9 +1,7 @@
-//! Review (session 11): `max_topics` under racing creators. The hub docs:
-//! "topics | at most `HubBuilder::max_topics` (default 65 536) at once; one
-//! more is a `HubError`". `Inner::topic` reads the hub-wide count and adds
-//! to it under its *shard's* lock only, so two creators in two shards can
-//! both see `max - 1` and both create: up to `shards - 1` topics over.
-//! Bounded: at most `ROUNDS` rounds of two threads each.
+//! `max_topics` under racing creators: at most `HubBuilder::max_topics`
+//! topics at once, also when creators in different shards race (each
+//! holds only its shard's lock, so a look at the hub-wide count let both
+//! create). Bounded: at most `ROUNDS` rounds of two threads each.
 
 use std::sync::{Arc, Barrier};
 

@@ -1,11 +1,11 @@
-//! Review (session 11): what a hash collision in the released-positions
-//! table can do. Two topic names whose keyed hashes collide share one
-//! entry: whichever comes back first takes the other's position (its
-//! epoch, its offset). A real collision cannot be made here (the hub's
-//! hasher is randomly keyed), so the tests move an entry from one name's
-//! hash to the other's, which is exactly what a collision does. What
-//! must hold: a client that presents a topic's own ids to that topic never
-//! gets a silent gap or a duplicate, only a visible `reset`.
+//! What a hash collision in the released-positions table can do. Two
+//! topic names whose keyed hashes collide share one entry: whichever comes
+//! back first takes the other's position (its epoch, its offset). A real
+//! collision cannot be made here (the hub's hasher is randomly keyed), so
+//! the tests move an entry from one name's hash to the other's, which is
+//! exactly what a collision does. What must hold: a client that presents
+//! a topic's own ids to that topic never gets a silent gap or a duplicate,
+//! only a visible `reset`.
 
 use super::*;
 
@@ -17,9 +17,10 @@ fn collide(hub: &Hub, from: &str, to: &str) {
         hub.inner.hasher.hash_one(to),
     );
     // One shard: both names in it.
-    let mut shard = lock(hub.inner.shard_of(hf));
+    let index = hub.inner.shard_index(hf);
+    let mut shard = lock(&hub.inner.shards[index]);
     let top = shard.released.take(hf).expect("from's position is kept");
-    shard.released.keep(ht, top, hub.inner.released_per_shard);
+    shard.released.keep(ht, top, hub.inner.released_cap(index));
 }
 
 fn position_of(id: &EventId) -> Position {

@@ -1,11 +1,8 @@
-//! Review (session 11): the released-positions bound. The hub docs: "The
-//! hub keeps where released topics stood, as many as
-//! [`HubBuilder::max_topics`] (at most 65 536), shared out among the
-//! shards, the oldest of a shard forgotten first". The code keeps
-//! `ceil(min(max_topics, 65 536) / shards)` per shard, so up to
-//! `shards - 1` more than that in all: with `max_topics(1)` and 8 shards,
-//! up to 8. Observable: more released topics resume in their epoch than
-//! `max_topics` allows.
+//! The released-positions bound: the hub keeps where released topics
+//! stood, as many as [`HubBuilder::max_topics`] (at most 65 536), shared
+//! out among the shards so that the shards' caps add up to it exactly
+//! (rounding each up kept up to `shards - 1` more). Observed as a client
+//! would: how many released topics resume in their epoch.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

@@ -1,8 +1,8 @@
-//! Review (session 11): released positions, publish-release and the
-//! history expiry under real threads. One publisher thread publishes to a
-//! topic while others subscribe with their last id, read what is ready and
-//! leave (so the topic is released and used again all the time), and, in
-//! the second test, the keep-alive thread expires the history every 10 ms.
+//! Released positions, publish-release and the history expiry under real
+//! threads. One publisher thread publishes to a topic while others
+//! subscribe with their last id, read what is ready and leave (so the topic
+//! is released and used again all the time), and, in the second test, the
+//! keep-alive thread expires the history every 10 ms.
 //!
 //! What must hold (the hub docs' guarantees): the topic's offsets go on in
 //! one epoch, 1, 2, 3, ... (a released topic goes on where it stood, and
