@@ -822,7 +822,8 @@ impl Hub {
 
     /// Removes a topic: drops its history (its next use starts a new epoch)
     /// and ends each of its subscriptions cleanly after the events it has
-    /// already taken. Returns whether the topic existed. With a
+    /// already taken. Returns whether the topic was in memory; where a
+    /// released topic stood is forgotten either way. With a
     /// [`Backplane`], only this instance's side goes: the history stays in
     /// the backplane, and the topic's next subscriber reads it as before.
     ///
