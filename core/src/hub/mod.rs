@@ -1142,8 +1142,10 @@ impl Inner {
         (state.subscribers.len(), wakes)
     }
 
-    /// Ends every subscription of the locked topic after what it took.
-    fn end_all(&self, state: &mut TopicState, keep: Option<&Arc<SubShared>>) -> usize {
+    /// Ends every subscription of the locked topic after what it took:
+    /// how many, and the wakers to wake once the topic's lock is released.
+    fn end_all(&self, state: &mut TopicState, keep: Option<&Arc<SubShared>>) -> (usize, Wakes) {
+        let mut wakes = Wakes::new(state.subscribers.len());
         let mut ended = 0u64;
         let mut i = 0;
         while let Some(sub) = state.subscribers.get(i) {
@@ -1153,13 +1155,15 @@ impl Inner {
             }
             let sub = Arc::clone(sub);
             state.remove(&sub);
-            sub.close();
+            if let Some(waker) = sub.end() {
+                wakes.push(waker);
+            }
             ended += 1;
         }
         if ended > 0 {
             self.stats.subscribers.fetch_sub(ended, Ordering::Relaxed);
         }
-        usize::try_from(ended).unwrap_or(usize::MAX)
+        (usize::try_from(ended).unwrap_or(usize::MAX), wakes)
     }
 
     /// The topic, if in memory and not removed.
@@ -1177,10 +1181,11 @@ impl Inner {
             return Delivery::NotWatched;
         };
         if fed.epoch != position.epoch {
-            let ended = self.end_all(&mut state, None);
+            let (ended, wakes) = self.end_all(&mut state, None);
             state.fed = None;
             state.synced_at = None;
             drop(state);
+            wakes.wake();
             tracing::warn!(
                 topic = name,
                 from = %fed,
@@ -1240,10 +1245,11 @@ impl Inner {
             return;
         };
         let mut state = lock(&topic.state);
-        let ended = self.end_all(&mut state, None);
+        let (ended, wakes) = self.end_all(&mut state, None);
         state.fed = None;
         state.synced_at = None;
         drop(state);
+        wakes.wake();
         tracing::info!(
             topic = name,
             ended,
@@ -1280,6 +1286,8 @@ impl Inner {
         };
         let mut catch_up = false;
         let mut stale = false;
+        // Subscribers ended under the topic's lock, woken after it.
+        let mut woken = Wakes::new(0);
         // Where the subscriber's stream starts: the read's top, or for a
         // new subscriber of a topic already fed, where it was registered.
         let mut start = top;
@@ -1326,7 +1334,8 @@ impl Inner {
                 Some(base) => {
                     // The backplane's history changed under the live feed
                     // (lost data): adopt the read, end the others.
-                    let ended = self.end_all(&mut state, Some(shared));
+                    let ended;
+                    (ended, woken) = self.end_all(&mut state, Some(shared));
                     shared.clear();
                     state.fed = Some(top);
                     state.synced_at = Some(top);
@@ -1342,6 +1351,7 @@ impl Inner {
                 }
             }
         }
+        woken.wake();
         if let Some(backplane) = self.backplane.as_ref().filter(|_| catch_up) {
             backplane.catch_up(&topic.name);
         }

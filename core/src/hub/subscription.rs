@@ -181,16 +181,19 @@ impl SubShared {
 
     /// Ends the subscription after what it already took (for shutdown).
     pub(crate) fn close(&self) {
-        let waker = {
-            let mut queue = self.lock();
-            if queue.state == End::Open {
-                queue.state = End::Closed;
-            }
-            queue.waker.take()
-        };
-        if let Some(waker) = waker {
+        if let Some(waker) = self.end() {
             waker.wake();
         }
+    }
+
+    /// [`close`](Self::close), the waker (if it was waiting) left to the
+    /// caller to wake once it holds no lock of the hub's.
+    pub(crate) fn end(&self) -> Option<Waker> {
+        let mut queue = self.lock();
+        if queue.state == End::Open {
+            queue.state = End::Closed;
+        }
+        queue.waker.take()
     }
 }
 
