@@ -368,6 +368,17 @@ mod scenarios {
         assert_refused(name, &reply, 404, "not found: see / for the routes");
     }
 
+    /// A request target with no path (the authority form, meant for
+    /// `CONNECT`): warp's path filters panicked on it.
+    pub(crate) fn authority_form_target(name: &str, addr: SocketAddr) {
+        for method in ["GET", "CONNECT"] {
+            let raw =
+                format!("{method} 127.0.0.1:80 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+            let reply = exchange(addr, raw.as_bytes());
+            assert_refused(name, &reply, 404, "not found: see / for the routes");
+        }
+    }
+
     pub(crate) fn path_traversal(name: &str, addr: SocketAddr) {
         let reply = exchange(addr, &get("/../../etc/passwd", &[]));
         assert_refused(name, &reply, 404, "not found: see / for the routes");
@@ -884,6 +895,7 @@ matrix! {
         delete_on_get_route,
         unknown_method,
         unknown_route,
+        authority_form_target,
         path_traversal,
         bad_percent_encoding,
         truncated_percent_encoding,

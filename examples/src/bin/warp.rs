@@ -9,6 +9,7 @@
 
 use std::process::ExitCode;
 
+use hyper::service::Service as _;
 use hyper_util::service::TowerToHyperService;
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE};
 use ssekit_warp::{ChunkedResponse, SseResponse};
@@ -115,14 +116,34 @@ async fn main() -> ExitCode {
         .and(warp::body::stream())
         .then(handle);
 
+    let warp_service = TowerToHyperService::new(warp::service(routes));
+    // warp's path filters panic on a request target with no path (the
+    // authority form, `GET host:80 HTTP/1.1`, which hyper lets through):
+    // such a request gets the answer the other servers give it, and warp
+    // never sees it.
+    let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+        let served = if request.uri().path_and_query().is_some() {
+            Ok(warp_service.call(request))
+        } else {
+            let method = request.method().as_str();
+            Err(respond(ssekit_examples::answer(
+                method,
+                "",
+                "",
+                std::iter::empty(),
+            )))
+        };
+        async move {
+            match served {
+                Ok(served) => served.await,
+                Err(pathless) => Ok(pathless),
+            }
+        }
+    });
     match ssekit_examples::tokio_listener("warp") {
         Ok(listener) => ssekit_examples::exit_code(
-            ssekit_examples::serve_hyper(
-                listener,
-                TowerToHyperService::new(warp::service(routes)),
-                ssekit_examples::shutdown_signal(),
-            )
-            .await,
+            ssekit_examples::serve_hyper(listener, service, ssekit_examples::shutdown_signal())
+                .await,
         ),
         Err(code) => code,
     }
