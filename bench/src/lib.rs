@@ -283,7 +283,12 @@ impl Hub {
     pub fn new() -> Self {
         Self {
             tx: broadcast::channel(4096).0,
-            ssekit: ssekit::Hub::new(),
+            // Room for 64 messages of the largest size (`MAX_SIZE`) per
+            // subscriber, as the broadcast's 4 096 slots hold them all: a
+            // subscriber reading one message while the next comes stays.
+            ssekit: ssekit::Hub::builder()
+                .subscriber_queue_bytes(64 * MAX_SIZE)
+                .build(),
             ssekit_used: Arc::new(AtomicBool::new(false)),
             coalesce: coalesce_from_env(),
         }

@@ -6,43 +6,17 @@
     reason = "test support: a step that fails is the test failing, with its message"
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ssekit_bench::client::{self, SseParser};
 
-struct Server(Child, SocketAddr);
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench-floor"))
-        .args(["limit", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start bench-floor");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
-        .expect("listening on ADDR");
-    Server(child, addr)
-}
+use support::start;
 
 #[tokio::test]
 async fn every_subscriber_gets_every_message_once_in_order() {
-    let server = start();
+    let server = start(env!("CARGO_BIN_EXE_bench-floor"), "limit");
     let mut streams = Vec::new();
     for _ in 0..3 {
         let stream = client::request(server.1, "GET", "/bench/hub")

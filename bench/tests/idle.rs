@@ -6,39 +6,14 @@
     reason = "test support: a step that fails is the test failing, with its message"
 )]
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ssekit_bench::client;
 
-struct Server(Child, SocketAddr);
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(bin: &str) -> Server {
-    let mut child = Command::new(bin)
-        .args(["ssekit", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("first line");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .and_then(|a| a.parse().ok())
-        .expect("listening on ADDR");
-    Server(child, addr)
-}
+use support::start;
 
 async fn subscribers_become(addr: SocketAddr, target: usize) -> bool {
     for _ in 0..400 {
@@ -56,7 +31,7 @@ async fn subscribers_become(addr: SocketAddr, target: usize) -> bool {
 /// window. Then the client leaves, and the server must notice it (its
 /// subscriber count drops) without any write.
 async fn idle_stream_is_silent_and_departure_is_noticed(bin: &str) {
-    let server = start(bin);
+    let server = start(bin, "ssekit");
     let mut stream = client::request(server.1, "GET", "/bench/hub")
         .await
         .expect("GET /bench/hub");

@@ -70,7 +70,7 @@
 //! |-------|-------|
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
-//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB), each event counted as its bytes plus 128 for holding it; a subscriber that never reads costs at most this (`core/tests/slow_subscriber_memory.rs` measures it). Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
+//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB), each event counted as its bytes plus 128 for holding it; a subscriber that never reads costs at most this, or one event bigger than it (which a subscriber with nothing waiting still gets) (`core/tests/slow_subscriber_memory.rs` measures it). Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
 //! | a topic | released as soon as it has neither subscribers nor history (with history off, when its last subscriber leaves, or after a publish while it has none), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
 //! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 110 bytes each resident, 7 MiB at most (`core/tests/released_memory.rs`) |
@@ -534,7 +534,9 @@ impl HubBuilder {
     /// waiting event counts its encoded bytes plus 128 for holding it (its
     /// queue slot, its allocation and the shared header of its bytes), so
     /// that a subscriber that never reads holds at most this much, small
-    /// events included.
+    /// events included. An event bigger than the bound is still queued for
+    /// a subscriber with nothing waiting (else it would end them all): the
+    /// bound is then that one event.
     pub fn subscriber_queue_bytes(mut self, n: usize) -> Self {
         self.queue_bytes = n;
         self

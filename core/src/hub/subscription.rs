@@ -118,7 +118,9 @@ impl SubShared {
             return Offer::Queued;
         }
         let offer = match queue.bytes.checked_add(queued_cost(event)) {
-            Some(bytes) if bytes <= max_bytes => {
+            // An event bigger than the bound still goes to a subscriber
+            // with nothing waiting: else it would end every subscriber.
+            Some(bytes) if bytes <= max_bytes || queue.bytes == 0 => {
                 queue.bytes = bytes;
                 queue.events.push_back(event.clone());
                 Offer::Queued

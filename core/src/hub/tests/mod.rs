@@ -238,6 +238,26 @@ fn replay_is_capped_in_bytes() {
     assert_eq!(reset_of(&mut s).0, "replay_limit");
 }
 
+#[test]
+fn an_event_bigger_than_the_bound_reaches_subscribers_with_nothing_waiting() {
+    let hub = Hub::builder().subscriber_queue_bytes(1_000).build();
+    let mut reader = sub(&hub, "t", Resume::Start);
+    let mut idle = sub(&hub, "t", Resume::Start);
+    ready(&mut reader);
+    ready(&mut idle);
+    let big = "x".repeat(4_000);
+    let p = hub.publish("t", big).unwrap();
+    assert_eq!(p.subscribers(), 2, "both had nothing waiting");
+    assert_eq!(ready(&mut reader).len(), 1);
+    // The reader has written it off once it comes back for more; the idle
+    // one still holds it, so the next event takes it over its bound.
+    let next = hub.publish("t", "small").unwrap();
+    assert_eq!(next.subscribers(), 1);
+    let got: Vec<String> = ready(&mut reader).iter().filter_map(data_of).collect();
+    assert_eq!(got, ["small"]);
+    assert_eq!(hub.stats().slow_drops, 1);
+}
+
 #[tokio::test]
 async fn a_slow_subscriber_is_dropped_at_its_bound_others_keep_everything() {
     let hub = Hub::builder().subscriber_queue_bytes(1_000).build();
