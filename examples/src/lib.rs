@@ -512,6 +512,15 @@ where
                 )
             })
             .map_err(|err| hub_refusal(&err)),
+        "POST" if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(Refusal {
+            // The in-memory hub goes with the process, and its streams
+            // have ended: the message would reach nobody.
+            status: 503,
+            allow: None,
+            message:
+                "service unavailable: the server is shutting down; the message was not published"
+                    .to_owned(),
+        }),
         "POST" => body
             .map_err(|err| BadRequest(err.to_string()).into())
             .and_then(|body| {

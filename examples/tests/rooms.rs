@@ -361,3 +361,72 @@ async fn a_full_hub_refuses_new_rooms_with_503() {
     })
     .await;
 }
+
+/// Reads one answer on a kept-alive connection: its status, or `None` when
+/// the server closed the connection instead.
+async fn keep_alive_post(stream: &mut TcpStream, room: &str, text: &str) -> Option<u16> {
+    let request = format!(
+        "POST /rooms/{room} HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\n\r\n{text}",
+        text.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answer = tokio::time::timeout(STEP_TIMEOUT, async {
+        loop {
+            let end = received.windows(4).position(|w| w == b"\r\n\r\n");
+            if let Some(end) = end {
+                let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if received.len() >= end + 4 + length {
+                    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
+                    received.drain(..end + 4 + length);
+                    return status;
+                }
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    answer.expect("an answer or a close within the step timeout")
+}
+
+/// A post that comes after the shutdown signal, on a connection kept alive
+/// from before it, is not published into the in-memory hub that goes with
+/// the process: `503`, or the connection closed. actix-web keeps serving
+/// for 200 ms after the signal (its demo's grace for streams), and
+/// answered `200` there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_during_shutdown_is_refused() {
+    let all = async {
+        for (name, binary) in BINARIES {
+            let demo = DemoProcess::start(name, std::path::Path::new(binary));
+            let mut reader = subscribe(demo.addr, "/rooms/closing", None).await;
+            let mut stream = TcpStream::connect(demo.addr).await.expect("connect");
+            assert_eq!(
+                keep_alive_post(&mut stream, "closing", "before").await,
+                Some(200),
+                "{name}"
+            );
+            assert_eq!(next(&mut reader).await.0, "before", "{name}");
+            demo.signal_terminate();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let status = keep_alive_post(&mut stream, "closing", "after").await;
+            assert!(
+                matches!(status, None | Some(503)),
+                "{name}: a post after the shutdown signal got {status:?}"
+            );
+        }
+    };
+    tokio::time::timeout(TEST_TIMEOUT, all)
+        .await
+        .expect("every binary within the test timeout");
+}

@@ -17,6 +17,20 @@ pub struct DemoProcess {
 }
 
 impl DemoProcess {
+    /// Sends `SIGTERM` (through `kill`) and returns at once: the graceful
+    /// shutdown starts.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` cannot be run or fails.
+    pub fn signal_terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {}", self.name);
+    }
+
     /// Starts `binary --addr 127.0.0.1:0` and reads the address it announces.
     ///
     /// # Panics
@@ -72,11 +86,7 @@ impl DemoProcess {
     ///
     /// When `kill` cannot be run or the process is still running after `limit`.
     pub fn terminate(&mut self, limit: Duration) -> bool {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM {}", self.name);
+        self.signal_terminate();
         let start = std::time::Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for the demo") {
