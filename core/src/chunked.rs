@@ -6,12 +6,14 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::error::{Field, InvalidValue, Problem};
 
@@ -79,6 +81,8 @@ pin_project! {
         #[pin]
         inner: S,
         done: bool,
+        // Set by `shutdown`: ends the body when it fires.
+        cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     }
 }
 
@@ -109,6 +113,7 @@ where
             content_type,
             inner,
             done: false,
+            cancelled: None,
         })
     }
 
@@ -118,6 +123,7 @@ where
             content_type: Cow::Borrowed("text/html; charset=utf-8"),
             inner,
             done: false,
+            cancelled: None,
         }
     }
 
@@ -127,6 +133,7 @@ where
             content_type: Cow::Borrowed("text/plain; charset=utf-8"),
             inner,
             done: false,
+            cancelled: None,
         }
     }
 }
@@ -136,6 +143,29 @@ impl<S> ChunkedBody<S> {
     #[must_use]
     pub fn content_type(&self) -> &str {
         &self.content_type
+    }
+
+    /// Ends the body cleanly when `token` is cancelled (the last chunk on
+    /// HTTP/1.1, `END_STREAM` on HTTP/2), so that the server's graceful
+    /// shutdown does not wait for a body that never ends by itself, nor cut
+    /// it. The same token as the event streams' [`Shutdown`](crate::Shutdown).
+    ///
+    /// ```
+    /// use futures_util::{StreamExt, stream};
+    /// use ssekit::{CancellationToken, ChunkedBody};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let token = CancellationToken::new();
+    /// let mut page = ChunkedBody::html(stream::iter(["<p>1</p>"]).chain(stream::pending()))
+    ///     .shutdown(token.clone());
+    /// assert_eq!(&page.next().await.unwrap()[..], b"<p>1</p>");
+    /// token.cancel();
+    /// assert!(page.next().await.is_none(), "ended");
+    /// # }
+    /// ```
+    pub fn shutdown(mut self, token: CancellationToken) -> Self {
+        self.cancelled = Some(Box::pin(token.cancelled_owned()));
+        self
     }
 
     /// The response headers besides the content type.
@@ -163,6 +193,12 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
+        if let Some(cancelled) = this.cancelled.as_mut() {
+            if cancelled.as_mut().poll(cx).is_ready() {
+                *this.cancelled = None;
+                *this.done = true;
+            }
+        }
         while !*this.done {
             match this.inner.as_mut().poll_next(cx) {
                 // An empty chunk would read as the end of a chunked body: skip it.

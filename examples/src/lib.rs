@@ -466,7 +466,8 @@ where
     }
     let outcome = match route {
         Route::Page => return Answer::Page,
-        Route::Chunk => Params::parse(query).map(|params| Answer::Chunk(chunk(&params))),
+        Route::Chunk => Params::parse(query)
+            .map(|params| Answer::Chunk(chunk(&params).shutdown(shutdown_token().clone()))),
         Route::Sse(demo) => Params::parse(query).and_then(|params| {
             let last = ssekit::last_event_id::parse(last_event_id)
                 .map_err(|err| BadRequest(err.to_string()))?;
