@@ -81,10 +81,19 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(code) => return code,
     };
+    // actix-web's connection limit is per worker: `--max-connections N` is
+    // shared out among them (at most N workers), so that the process holds
+    // at most N.
+    let max_connections = ssekit_examples::max_connections().max(1);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(max_connections);
+    let per_worker = max_connections / workers;
     let server = HttpServer::new(|| App::new().default_service(web::to(handle)))
+        .workers(workers)
         // A stream whose client left ends at once, with nothing written to it.
         .on_connect(ssekit_actix_web::on_connect)
-        .max_connections(ssekit_examples::max_connections())
+        .max_connections(per_worker)
         .client_request_timeout(limits::HEADER_READ_TIMEOUT)
         // Our signal handler ends the event streams first, then stops the
         // server gracefully (actix-web's own would wait for the streams).
