@@ -173,63 +173,149 @@ impl StreamParams {
     }
 }
 
-/// The data of every event of a stream: `size` ASCII bytes, made once per
-/// shape and kept for the life of the process (a handful of shapes).
+/// The data of every event of a stream: `size` ASCII bytes, with a `\n`
+/// every `lines` bytes when `lines` is 2 or more. Made once per shape and
+/// kept, at most [`MAX_SHAPES`] shapes at a time (a new one past them
+/// starts the cache afresh; the streams that hold one keep it).
 #[must_use]
-pub fn payload(size: usize, lines: usize) -> &'static str {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, usize), &'static str>>> = OnceLock::new();
+pub fn payload(size: usize, lines: usize) -> Arc<str> {
+    /// Each shape's data, by `(size, lines)`.
+    type Shapes = HashMap<(usize, usize), Arc<str>>;
+    static CACHE: OnceLock<Mutex<Shapes>> = OnceLock::new();
     let cache = CACHE.get_or_init(Mutex::default);
     let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    cache.entry((size, lines)).or_insert_with(|| {
-        let mut text = String::with_capacity(size);
-        for i in 0..size {
-            let line_end = lines >= 2 && i % lines == lines - 1 && i + 1 < size;
-            let letter = b"abcdefghijklmnopqrstuvwxyz"[i % 26];
-            text.push(if line_end { '\n' } else { char::from(letter) });
-        }
-        Box::leak(text.into_boxed_str())
-    })
-}
-
-/// The whole `/bench/stream` body for `params`, formatted in advance in
-/// chunks of 64 KiB: the `limit` flavour. Made on the first request for a
-/// shape and kept (up to 8 shapes), so that later runs measure only writing.
-#[must_use]
-pub fn limit_chunks(params: StreamParams) -> Arc<Vec<Bytes>> {
-    static CACHE: OnceLock<Mutex<HashMap<StreamParams, Arc<Vec<Bytes>>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Mutex::default);
-    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(chunks) = cache.get(&params) {
-        return Arc::clone(chunks);
+    if let Some(data) = cache.get(&(size, lines)) {
+        return Arc::clone(data);
     }
-    const CHUNK: usize = 64 * 1024;
-    let data = payload(params.size, params.lines);
-    let mut chunks = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + params.size * 2 + 64);
-    for i in 0..params.n {
-        buf.extend_from_slice(b"id: ");
-        buf.extend_from_slice(i.to_string().as_bytes());
-        buf.push(b'\n');
-        for line in data.split('\n') {
-            buf.extend_from_slice(b"data: ");
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-        }
-        buf.push(b'\n');
-        while buf.len() >= CHUNK {
-            let rest = buf.split_off(CHUNK);
-            chunks.push(Bytes::from(std::mem::replace(&mut buf, rest)));
-        }
+    let mut text = String::with_capacity(size);
+    for i in 0..size {
+        let line_end = lines >= 2 && i % lines == lines - 1 && i + 1 < size;
+        let letter = b"abcdefghijklmnopqrstuvwxyz"[i % 26];
+        text.push(if line_end { '\n' } else { char::from(letter) });
     }
-    if !buf.is_empty() {
-        chunks.push(Bytes::from(buf));
-    }
-    let chunks = Arc::new(chunks);
-    if cache.len() >= 8 {
+    let data: Arc<str> = Arc::from(text);
+    if cache.len() >= MAX_SHAPES {
         cache.clear();
     }
-    cache.insert(params, Arc::clone(&chunks));
-    chunks
+    cache.insert((size, lines), Arc::clone(&data));
+    data
+}
+
+/// The most stream shapes whose data (and, for the limit, whose body) a
+/// server keeps at once.
+pub const MAX_SHAPES: usize = 16;
+
+/// The largest `limit` body formatted in advance and kept; a bigger one is
+/// formatted as it is sent.
+pub const LIMIT_KEPT_BYTES: u64 = 256 << 20;
+
+/// The bytes of one chunk of the `limit` flavour's body.
+const LIMIT_CHUNK: usize = 64 * 1024;
+
+/// The `/bench/stream` body of the `limit` flavour: its chunks of 64 KiB,
+/// formatted in advance on the first request for a shape and kept (up to
+/// [`MAX_SHAPES`] shapes, each up to [`LIMIT_KEPT_BYTES`]), so that later
+/// runs measure only writing; a bigger body is formatted as it is sent.
+#[must_use]
+pub fn limit_chunks(params: StreamParams) -> LimitBody {
+    static CACHE: OnceLock<Mutex<HashMap<StreamParams, Arc<Vec<Bytes>>>>> = OnceLock::new();
+    let per_event = params.size as u64
+        + 32
+        + if params.lines >= 2 {
+            (params.size / params.lines) as u64 * 6
+        } else {
+            0
+        };
+    let formatter = ChunkFormatter {
+        data: payload(params.size, params.lines),
+        n: params.n,
+        next: 0,
+        buf: Vec::new(),
+    };
+    if params.n.saturating_mul(per_event) > LIMIT_KEPT_BYTES {
+        return LimitBody::Formatted(formatter);
+    }
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
+    let chunks = match cache.get(&params) {
+        Some(chunks) => Arc::clone(chunks),
+        None => {
+            let chunks = Arc::new(formatter.collect::<Vec<Bytes>>());
+            if cache.len() >= MAX_SHAPES {
+                cache.clear();
+            }
+            cache.insert(params, Arc::clone(&chunks));
+            chunks
+        }
+    };
+    LimitBody::Kept { chunks, next: 0 }
+}
+
+/// The chunks of a `limit` body, in order: see [`limit_chunks`].
+#[derive(Debug)]
+pub enum LimitBody {
+    /// Formatted in advance.
+    Kept {
+        /// Every chunk.
+        chunks: Arc<Vec<Bytes>>,
+        /// The next one to send.
+        next: usize,
+    },
+    /// Formatted as it is sent.
+    Formatted(ChunkFormatter),
+}
+
+impl Iterator for LimitBody {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        match self {
+            Self::Kept { chunks, next } => {
+                let chunk = chunks.get(*next).cloned();
+                *next += 1;
+                chunk
+            }
+            Self::Formatted(formatter) => formatter.next(),
+        }
+    }
+}
+
+/// Formats a `/bench/stream` body (`id: i` and the data's lines, per
+/// event) into chunks of 64 KiB.
+#[derive(Debug)]
+pub struct ChunkFormatter {
+    data: Arc<str>,
+    n: u64,
+    next: u64,
+    buf: Vec<u8>,
+}
+
+impl Iterator for ChunkFormatter {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        while self.buf.len() < LIMIT_CHUNK && self.next < self.n {
+            self.buf.extend_from_slice(b"id: ");
+            self.buf.extend_from_slice(self.next.to_string().as_bytes());
+            self.buf.push(b'\n');
+            for line in self.data.split('\n') {
+                self.buf.extend_from_slice(b"data: ");
+                self.buf.extend_from_slice(line.as_bytes());
+                self.buf.push(b'\n');
+            }
+            self.buf.push(b'\n');
+            self.next += 1;
+        }
+        if self.buf.is_empty() {
+            return None;
+        }
+        let rest = if self.buf.len() > LIMIT_CHUNK {
+            self.buf.split_off(LIMIT_CHUNK)
+        } else {
+            Vec::new()
+        };
+        Some(Bytes::from(std::mem::replace(&mut self.buf, rest)))
+    }
 }
 
 /// The topic of `/bench/hub` on [`Hub::ssekit_subscribe`].

@@ -23,7 +23,7 @@ async fn bench_stream(req: HttpRequest, flavour: web::Data<Flavour>) -> HttpResp
         Flavour::Builtin => {
             let events = stream::iter(0..p.n).map(move |i| {
                 Ok::<_, Infallible>(sse::Event::Data(
-                    sse::Data::new(ssekit_bench::event_text(data)).id(i.to_string()),
+                    sse::Data::new(ssekit_bench::event_text(&data)).id(i.to_string()),
                 ))
             });
             sse::Sse::from_stream(events)
@@ -32,15 +32,11 @@ async fn bench_stream(req: HttpRequest, flavour: web::Data<Flavour>) -> HttpResp
         }
         Flavour::Ssekit => {
             let events = stream::iter(0..p.n)
-                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(&data)).id(i.into()));
             ssekit_actix_web::SseResponse::from(ssekit::EventStream::new(events)).respond_to(&req)
         }
         Flavour::Limit => {
-            let chunks = ssekit_bench::limit_chunks(p);
-            let body = stream::iter(
-                (0..chunks.len())
-                    .map(move |i| Ok::<_, Infallible>(chunks.get(i).cloned().unwrap_or_default())),
-            );
+            let body = stream::iter(ssekit_bench::limit_chunks(p).map(Ok::<_, Infallible>));
             HttpResponse::Ok()
                 .content_type("text/event-stream")
                 .streaming(body)

@@ -33,22 +33,18 @@ async fn bench_stream(State(app): State<App>, uri: Uri) -> Response {
                 Ok::<_, Infallible>(
                     Event::default()
                         .id(i.to_string())
-                        .data(ssekit_bench::event_text(data)),
+                        .data(ssekit_bench::event_text(&data)),
                 )
             });
             Sse::new(events).into_response()
         }
         Flavour::Ssekit => {
             let events = stream::iter(0..p.n)
-                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(&data)).id(i.into()));
             ssekit_axum::SseResponse::from(ssekit::EventStream::new(events)).into_response()
         }
         Flavour::Limit => {
-            let chunks = ssekit_bench::limit_chunks(p);
-            let body = stream::iter(
-                (0..chunks.len())
-                    .map(move |i| Ok::<_, Infallible>(chunks.get(i).cloned().unwrap_or_default())),
-            );
+            let body = stream::iter(ssekit_bench::limit_chunks(p).map(Ok::<_, Infallible>));
             (
                 [(header::CONTENT_TYPE, "text/event-stream")],
                 Body::from_stream(body),

@@ -602,6 +602,10 @@ fn pinning() -> Option<&'static Cpus> {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = check_args(&args) {
+        return code;
+    }
     let cpus = pinning();
     // One thread: a multi-thread runtime's worker serves the tasks it woke
     // at very different rates (its LIFO slot runs the last one woken next,
@@ -627,6 +631,42 @@ fn main() -> ExitCode {
         );
     }
     runtime.block_on(run())
+}
+
+/// The command line, for `--help` and for an argument it does not know.
+const USAGE: &str = "usage: bench-load [--quick] [--no-pin] [--svg FILE] [--framework NAME]... \
+[--only stream|idle|fanout]... [--shape LABEL]...
+  --quick          the short plan (about 30 s), else the full one (about 3 min)
+  --no-pin         servers and this client share every CPU (default: a CPU split with taskset)
+  --svg FILE       where the chart goes (default target/bench/ratios.svg)
+  --framework NAME axum, warp, poem, actix-web or floor (repeatable; default: all)
+  --only SECTION   one section of the run (repeatable; default: all)
+  --shape LABEL    one stream shape, e.g. \"64 KiB\" (repeatable; default: all)";
+
+/// `None` when the arguments are fine; else the exit code after the usage
+/// was printed (0 for `--help`).
+fn check_args(args: &[String]) -> Option<ExitCode> {
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Some(ExitCode::SUCCESS);
+            }
+            "--quick" | "--no-pin" => {}
+            "--svg" | "--framework" | "--only" | "--shape" => {
+                if rest.next().is_none() {
+                    eprintln!("{arg} needs a value\n{USAGE}");
+                    return Some(ExitCode::from(2));
+                }
+            }
+            other => {
+                eprintln!("unknown argument {other:?}\n{USAGE}");
+                return Some(ExitCode::from(2));
+            }
+        }
+    }
+    None
 }
 
 async fn run() -> ExitCode {

@@ -22,21 +22,17 @@ fn bench_stream(req: &Request, Data(flavour): Data<&Flavour>) -> Response {
     match flavour {
         Flavour::Builtin => {
             let events = stream::iter(0..p.n).map(move |i| {
-                sse::Event::message(ssekit_bench::event_text(data)).id(i.to_string())
+                sse::Event::message(ssekit_bench::event_text(&data)).id(i.to_string())
             });
             sse::SSE::new(events).into_response()
         }
         Flavour::Ssekit => {
             let events = stream::iter(0..p.n)
-                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(data)).id(i.into()));
+                .map(move |i| ssekit::Event::new(ssekit_bench::event_text(&data)).id(i.into()));
             ssekit_poem::SseResponse::from(ssekit::EventStream::new(events)).into_response()
         }
         Flavour::Limit => {
-            let chunks = ssekit_bench::limit_chunks(p);
-            let body =
-                stream::iter((0..chunks.len()).map(move |i| {
-                    Ok::<_, std::io::Error>(chunks.get(i).cloned().unwrap_or_default())
-                }));
+            let body = stream::iter(ssekit_bench::limit_chunks(p).map(Ok::<_, std::io::Error>));
             Response::builder()
                 .header("content-type", "text/event-stream")
                 .body(Body::from_bytes_stream(body))
