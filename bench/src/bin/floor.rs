@@ -3,7 +3,9 @@
 //! `/bench/publish`, `/bench/subscribers`) with no framework, no async
 //! runtime and no SSE type: each message is formatted once as an HTTP/1.1
 //! chunk holding one event, and one thread writes to every subscriber, with
-//! one `writev` each per pass, everything it has not had yet. What this
+//! one `writev` each per pass, everything it has not had yet (a message
+//! published during a pass goes to the subscribers the pass has not reached
+//! yet). What this
 //! server's fan-out latency is, the writes alone cost on this machine; a
 //! server with a framework does the same writes and more.
 
@@ -30,6 +32,10 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     subscribers: AtomicUsize,
+    /// How many messages the log holds: the writer looks at it before each
+    /// subscriber, so that a message published during a pass goes to every
+    /// subscriber the pass has not reached yet.
+    published: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -97,10 +103,11 @@ fn writer(shared: &Shared) {
     let mut subscribers: Vec<Subscriber> = Vec::new();
     let mut log: Vec<Bytes> = Vec::new();
     let mut behind = false;
+    let mut full = false;
     loop {
         {
             let mut state = shared.state();
-            if behind {
+            if full {
                 // A full socket: look again soon.
                 state = shared
                     .changed
@@ -121,17 +128,22 @@ fn writer(shared: &Shared) {
                 offset: 0,
             }));
         }
-        behind = false;
-        subscribers.retain_mut(|s| match s.write(&log) {
-            Ok(()) => {
-                behind |= s.next < log.len();
-                true
+        full = false;
+        subscribers.retain_mut(|s| {
+            if shared.published.load(Ordering::Acquire) != log.len() {
+                let state = shared.state();
+                log.extend(state.log.iter().skip(log.len()).cloned());
             }
-            Err(_) => {
+            let written = s.write(&log).is_ok();
+            if !written {
                 shared.subscribers.fetch_sub(1, Ordering::Relaxed);
-                false
             }
+            full |= written && s.next < log.len();
+            written
         });
+        // Behind: a full socket, or a message published during the pass
+        // after this subscriber's turn.
+        behind = subscribers.iter().any(|s| s.next < log.len());
     }
 }
 
@@ -149,6 +161,7 @@ fn publish(shared: &Shared, params: PublishParams) {
         let mut state = shared.state();
         state.log_bytes += chunk.len();
         state.log.push(Bytes::from(chunk));
+        shared.published.store(state.log.len(), Ordering::Release);
         shared.changed.notify_one();
     }
 }
@@ -245,6 +258,7 @@ fn main() -> ExitCode {
         state: Mutex::new(State::default()),
         changed: Condvar::new(),
         subscribers: AtomicUsize::new(0),
+        published: AtomicUsize::new(0),
     });
     let writing = Arc::clone(&shared);
     std::thread::spawn(move || writer(&writing));
