@@ -1138,11 +1138,17 @@ pub fn shutdown_token() -> &'static CancellationToken {
 
 /// Completes when the process gets `SIGINT` (Ctrl-C) or `SIGTERM`, after
 /// cancelling [`shutdown_token`]: give it to the framework's graceful
-/// shutdown.
+/// shutdown. A second signal during the graceful shutdown ends the process
+/// at once (exit code 130), without waiting for the responses still open.
 pub async fn shutdown_signal() {
     wait_for_signal().await;
-    tracing::info!("shutting down: ending the open streams");
+    tracing::info!("shutting down: ending the open streams (a second signal exits at once)");
     shutdown_token().cancel();
+    tokio::spawn(async {
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without waiting for the open responses");
+        std::process::exit(130);
+    });
 }
 
 #[cfg(unix)]
