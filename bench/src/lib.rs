@@ -369,9 +369,10 @@ impl Hub {
     pub fn new() -> Self {
         Self {
             tx: broadcast::channel(4096).0,
-            // Room for 64 messages of the largest size (`MAX_SIZE`) per
-            // subscriber, as the broadcast's 4 096 slots hold them all: a
-            // subscriber reading one message while the next comes stays.
+            // 64 MiB per subscriber: 63 messages of the largest size
+            // (`MAX_SIZE`) with their ids, as the broadcast's 4 096 slots
+            // hold them all; a subscriber reading one message while the
+            // next comes stays.
             ssekit: ssekit::Hub::builder()
                 .subscriber_queue_bytes(64 * MAX_SIZE)
                 .build(),

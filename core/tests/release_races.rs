@@ -17,28 +17,20 @@
     reason = "test helpers: a failed expectation is the test failing"
 )]
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_util::Stream;
-use futures_util::task::noop_waker_ref;
-use ssekit::hub::{Position, Subscription};
+use ssekit::hub::Position;
 use ssekit::{EncodedEvent, EventId, Hub, Resume};
 
 const EVENTS: u64 = 20_000;
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn ready(sub: &mut Subscription) -> Vec<EncodedEvent> {
-    let mut cx = Context::from_waker(noop_waker_ref());
-    let mut out = Vec::new();
-    while let Poll::Ready(Some(event)) = Pin::new(&mut *sub).poll_next(&mut cx) {
-        out.push(event);
-    }
-    out
-}
+#[path = "support/ready.rs"]
+mod poll;
+
+use poll::ready;
 
 /// What one frame of a hub subscription is.
 enum Frame {

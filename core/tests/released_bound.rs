@@ -4,22 +4,12 @@
 //! (rounding each up kept up to `shards - 1` more). Observed as a client
 //! would: how many released topics resume in their epoch.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use ssekit::{EventId, Hub, Resume};
 
-use futures_util::Stream;
-use futures_util::task::noop_waker_ref;
-use ssekit::hub::Subscription;
-use ssekit::{EncodedEvent, EventId, Hub, Resume};
+#[path = "support/ready.rs"]
+mod poll;
 
-fn ready(sub: &mut Subscription) -> Vec<EncodedEvent> {
-    let mut cx = Context::from_waker(noop_waker_ref());
-    let mut out = Vec::new();
-    while let Poll::Ready(Some(event)) = Pin::new(&mut *sub).poll_next(&mut cx) {
-        out.push(event);
-    }
-    out
-}
+use poll::ready;
 
 #[test]
 fn no_more_released_positions_are_kept_than_max_topics() {

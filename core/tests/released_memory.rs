@@ -8,14 +8,10 @@
 
 use ssekit::Hub;
 
-/// `VmRSS` of `/proc/self/status`, in KiB.
-fn resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
+#[path = "support/resident.rs"]
+mod resident;
+
+use resident::resident_kib;
 
 #[test]
 fn a_kept_released_position_costs_about_110_bytes() {

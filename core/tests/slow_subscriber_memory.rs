@@ -18,14 +18,10 @@ use futures_util::Stream;
 use futures_util::task::noop_waker_ref;
 use ssekit::{Hub, Resume};
 
-/// `VmRSS` of `/proc/self/status`, in KiB.
-fn resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
+#[path = "support/resident.rs"]
+mod resident;
+
+use resident::resident_kib;
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_subscriber_that_never_reads_costs_at_most_its_queue_bound() {

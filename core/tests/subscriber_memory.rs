@@ -18,14 +18,10 @@ use ssekit::{Hub, Resume};
 /// built-ins alike.
 const BOUND: u64 = 1024;
 
-/// `VmRSS` of `/proc/self/status`, in KiB.
-fn resident_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
+#[path = "support/resident.rs"]
+mod resident;
+
+use resident::resident_kib;
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_idle_subscriber_costs_under_a_kib() {

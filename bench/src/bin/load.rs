@@ -987,7 +987,7 @@ async fn run() -> ExitCode {
     }
     if let Some(floor) = index(FLOOR, "limit").filter(|i| fan.keys().any(|k| k.0 == *i)) {
         println!(
-            "\nThe floor: `bench-floor`, no framework, no async runtime, no SSE type; one thread writes each message, formatted once, to every subscriber, one `writev` per subscriber per pass. Its p99 is what the writes alone cost on this machine.\n"
+            "\nThe floor: `bench-floor`, no framework, no async runtime, no SSE type; one thread writes each message, formatted once, to every subscriber, in passes (one `writev` per subscriber per pass unless its socket is full), a message published during a pass going to the subscribers not yet reached. Its p99 is what a server doing nothing but the writes reached on this machine in this run.\n"
         );
         println!(
             "| subscribers x messages | p50 / p99 / max ms | p99 of the first 80 % of messages | server CPU per delivery, ns | load client's CPU, % of its one thread |"

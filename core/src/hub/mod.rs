@@ -59,8 +59,8 @@
 //! | resume | with `Last-Event-ID: <epoch>-<n>` whose events after `n` are all in the history and within the replay cap, the subscriber receives exactly `n+1 ..= top` then live events, no gap and no duplicate, even while publishers race the join (join and publish take the same per-topic lock) |
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
 //! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left) |
-//! | release | a released topic, used again, goes on where it stood: same epoch, next offset, no history. So a subscriber holding its last id (or the marker of a topic released before its first event) resumes with no gap; one further behind gets `reset` with `too_old`. The hub keeps where released topics stood, as many as [`HubBuilder::max_topics`] (at most 65 536), shared out among the shards, the oldest of a shard forgotten first; a forgotten topic starts a new epoch (`unknown_epoch`) |
-//! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`], its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
+//! | release | a released topic, used again, goes on where it stood: same epoch, next offset, no history. So a subscriber holding its last id (or the marker of a topic released before its first event) resumes with no gap; one further behind gets `reset` with `too_old`. The hub keeps where released topics stood, as many as [`HubBuilder::max_topics`] (at most 65 536), shared out among the shards (with fewer than one per shard, only that many shards keep one), the oldest of a shard forgotten first; a forgotten topic starts a new epoch (`unknown_epoch`) |
+//! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`] (an event bigger than the bound still goes to a subscriber with nothing queued or being written), its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
 //! | keep-alive | a topic that has sent nothing for about [`HubBuilder::keep_alive`]'s interval (15 s by default; give or take a quarter of it, at least 10 ms) gets its keep-alive comment, from one thread for the process: every subscriber with nothing queued receives it; it is a comment, so no client sees a message. A subscriber still joining through a [`Backplane`] gets none until the backplane's read is done |
 //! | after a restart | a topic's epoch is minted when its log starts (first use, or use after [`Hub::remove_topic`] or after its released position was forgotten); ids of an older epoch get `reset` with `unknown_epoch` |
 //!
@@ -70,7 +70,7 @@
 //! |-------|-------|
 //! | history per topic | [`HubBuilder::history_events`] events and [`HubBuilder::history_bytes`] bytes, oldest dropped first |
 //! | a replay | [`HubBuilder::replay_events`] events and [`HubBuilder::replay_bytes`] bytes (in memory, shared with the history; with a [`Backplane`], read for the join and capped by the backplane before it is sent); beyond them, `reset` |
-//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB), each event counted as its bytes plus 128 for holding it; a subscriber that never reads costs at most this, or one event bigger than it (which a subscriber with nothing waiting still gets) (`core/tests/slow_subscriber_memory.rs` measures it). Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
+//! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB), each event counted as its bytes plus 128 for holding it; a subscriber that never reads costs at most this, or one event bigger than it (which a subscriber with nothing queued or still being written still gets) (`core/tests/slow_subscriber_memory.rs` measures it). Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
 //! | a topic | released as soon as it has neither subscribers nor history (with history off, when its last subscriber leaves, or after a publish while it has none), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
 //! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 110 bytes each resident, 7 MiB at most (`core/tests/released_memory.rs`) |
@@ -535,8 +535,8 @@ impl HubBuilder {
     /// queue slot, its allocation and the shared header of its bytes), so
     /// that a subscriber that never reads holds at most this much, small
     /// events included. An event bigger than the bound is still queued for
-    /// a subscriber with nothing waiting (else it would end them all): the
-    /// bound is then that one event.
+    /// a subscriber with nothing queued or still being written (else it
+    /// would end them all): the bound is then that one event.
     pub fn subscriber_queue_bytes(mut self, n: usize) -> Self {
         self.queue_bytes = n;
         self

@@ -82,12 +82,16 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     // actix-web's connection limit is per worker: `--max-connections N` is
-    // shared out among them (at most N workers), so that the process holds
-    // at most N.
+    // shared out among them, so that the process holds at most N. A full
+    // worker accepts again only once it is two under its share
+    // (actix-server 2.6, actix-web#2703), never with a share of 1: so at
+    // most N / 2 workers, each with a share of 2 or more (N = 1 is one
+    // worker that, once full, stays full).
     let max_connections = ssekit_examples::max_connections().max(1);
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(max_connections);
+        .min(max_connections / 2)
+        .max(1);
     let per_worker = max_connections / workers;
     let server = HttpServer::new(|| App::new().default_service(web::to(handle)))
         .workers(workers)
