@@ -1295,14 +1295,15 @@ impl Inner {
         let mut start = top;
         {
             let mut state = lock(&topic.state);
-            if !shared.is_open() {
-                // Ended while its read ran (an epoch change ended every
-                // subscriber): its read says nothing about the feed now,
-                // which a newer join may have set. It ends; its client
-                // resumes afresh.
-                return None;
-            }
+            // Ended while its read ran (an epoch change ended every
+            // subscriber): its read says nothing about the feed now, which
+            // a newer join may have set, so it leaves the topic alone. It
+            // still gets its preface from the read (a reset, a replay of
+            // events that were published, or its position), then its
+            // stream ends and its client resumes from there.
+            let ended_meanwhile = !shared.is_open();
             match join.joined_at.or(state.synced_at) {
+                _ if ended_meanwhile => {}
                 None => {
                     // The topic's first read: its live feed starts here.
                     state.fed = Some(top);
