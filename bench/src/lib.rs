@@ -144,6 +144,13 @@ pub struct PublishParams {
 }
 
 impl PublishParams {
+    /// When message `seq` is due, after the first: `None` at rate 0 (as
+    /// fast as possible).
+    #[must_use]
+    pub fn due(&self, seq: u64) -> Option<Duration> {
+        (self.rate > 0).then(|| Duration::from_secs_f64(seq as f64 / self.rate as f64))
+    }
+
     /// Parses `n=M&size=S[&rate=R]`, refusing values out of bounds.
     #[must_use]
     pub fn parse(query: Option<&str>) -> Option<Self> {
@@ -413,7 +420,7 @@ impl Hub {
     /// current tokio runtime. `false` when the query is invalid.
     #[must_use]
     pub fn publish(&self, query: Option<&str>) -> bool {
-        let Some(PublishParams { n, size, rate }) = PublishParams::parse(query) else {
+        let Some(params) = PublishParams::parse(query) else {
             return false;
         };
         let tx = self.tx.clone();
@@ -421,17 +428,16 @@ impl Hub {
         let used = Arc::clone(&self.ssekit_used);
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
-            for seq in 0..n {
-                if rate > 0 {
-                    let due = start + Duration::from_secs_f64(seq as f64 / rate as f64);
-                    tokio::time::sleep_until(due).await;
-                } else {
-                    tokio::task::yield_now().await;
+            for seq in 0..params.n {
+                match params.due(seq) {
+                    Some(due) => tokio::time::sleep_until(start + due).await,
+                    None => tokio::task::yield_now().await,
                 }
+                let text = message(seq, params.size);
                 if used.load(Ordering::Relaxed) {
-                    let _ = hub.publish(HUB_TOPIC, ssekit::Event::new(message(seq, size)));
+                    let _ = hub.publish(HUB_TOPIC, ssekit::Event::new(text));
                 } else {
-                    let _ = tx.send(message(seq, size).into());
+                    let _ = tx.send(text.into());
                 }
             }
         });

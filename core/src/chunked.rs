@@ -6,16 +6,16 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
 use pin_project_lite::pin_project;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{Field, InvalidValue, Problem};
+use crate::shutdown::{Shutdown, ShutdownSignal};
 
 mod sealed {
     pub trait Sealed {}
@@ -81,8 +81,8 @@ pin_project! {
         #[pin]
         inner: S,
         done: bool,
-        // Set by `shutdown`: ends the body when it fires.
-        cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+        // Set by `shutdown`: ends the body when it fires (no final bytes).
+        shutdown: Option<ShutdownSignal>,
     }
 }
 
@@ -113,7 +113,7 @@ where
             content_type,
             inner,
             done: false,
-            cancelled: None,
+            shutdown: None,
         })
     }
 
@@ -123,7 +123,7 @@ where
             content_type: Cow::Borrowed("text/html; charset=utf-8"),
             inner,
             done: false,
-            cancelled: None,
+            shutdown: None,
         }
     }
 
@@ -133,7 +133,7 @@ where
             content_type: Cow::Borrowed("text/plain; charset=utf-8"),
             inner,
             done: false,
-            cancelled: None,
+            shutdown: None,
         }
     }
 }
@@ -164,7 +164,7 @@ impl<S> ChunkedBody<S> {
     /// # }
     /// ```
     pub fn shutdown(mut self, token: CancellationToken) -> Self {
-        self.cancelled = Some(Box::pin(token.cancelled_owned()));
+        self.shutdown = Some(Shutdown::new(token).without_final_event().into_signal());
         self
     }
 
@@ -193,9 +193,9 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
-        if let Some(cancelled) = this.cancelled.as_mut() {
-            if cancelled.as_mut().poll(cx).is_ready() {
-                *this.cancelled = None;
+        if let Some(shutdown) = this.shutdown.as_mut() {
+            if shutdown.poll_fired(cx).is_ready() {
+                *this.shutdown = None;
                 *this.done = true;
             }
         }

@@ -312,6 +312,18 @@ pub struct Refusal {
 /// The content type of every refusal body, and of [`Answer::Text`].
 pub const REFUSAL_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
+impl Refusal {
+    /// A `503`: the server cannot take the request now; `why` follows
+    /// "service unavailable: ".
+    fn unavailable(why: impl std::fmt::Display) -> Self {
+        Self {
+            status: 503,
+            allow: None,
+            message: format!("service unavailable: {why}"),
+        }
+    }
+}
+
 impl From<BadRequest> for Refusal {
     fn from(BadRequest(message): BadRequest) -> Self {
         Self {
@@ -513,15 +525,11 @@ where
                 )
             })
             .map_err(|err| hub_refusal(&err)),
-        "POST" if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(Refusal {
-            // The in-memory hub goes with the process, and its streams
-            // have ended: the message would reach nobody.
-            status: 503,
-            allow: None,
-            message:
-                "service unavailable: the server is shutting down; the message was not published"
-                    .to_owned(),
-        }),
+        // The in-memory hub goes with the process, and its streams have
+        // ended: the message would reach nobody.
+        "POST" if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(
+            Refusal::unavailable("the server is shutting down; the message was not published"),
+        ),
         "POST" => body
             .map_err(|err| BadRequest(err.to_string()).into())
             .and_then(|body| {
@@ -541,20 +549,12 @@ where
 /// time), else `400` (an invalid room name).
 fn hub_refusal(err: &ssekit::HubError) -> Refusal {
     if err.is_too_many_topics() {
-        Refusal {
-            status: 503,
-            allow: None,
-            message: format!("service unavailable: {err}"),
-        }
+        Refusal::unavailable(err)
     } else if err.backplane().is_some() {
         // A publish that timed out may still run in Redis.
-        Refusal {
-            status: 503,
-            allow: None,
-            message: format!(
-                "service unavailable: {err} (the message may have been published all the same)"
-            ),
-        }
+        Refusal::unavailable(format_args!(
+            "{err} (the message may have been published all the same)"
+        ))
     } else {
         BadRequest(err.to_string()).into()
     }

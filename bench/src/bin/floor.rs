@@ -50,6 +50,13 @@ struct State {
     joined: Vec<(TcpStream, usize)>,
 }
 
+impl State {
+    /// Adds to `log`, the writer's copy, what was published since.
+    fn catch_up(&self, log: &mut Vec<Bytes>) {
+        log.extend(self.log.iter().skip(log.len()).cloned());
+    }
+}
+
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -122,7 +129,7 @@ fn writer(shared: &Shared) {
                     .wait(state)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-            log.extend(state.log.iter().skip(log.len()).cloned());
+            state.catch_up(&mut log);
             subscribers.extend(state.joined.drain(..).map(|(stream, next)| Subscriber {
                 stream,
                 next,
@@ -132,8 +139,7 @@ fn writer(shared: &Shared) {
         full = false;
         subscribers.retain_mut(|s| {
             if shared.published.load(Ordering::Acquire) != log.len() {
-                let state = shared.state();
-                log.extend(state.log.iter().skip(log.len()).cloned());
+                shared.state().catch_up(&mut log);
             }
             let written = s.write(&log).is_ok();
             if !written {
@@ -151,11 +157,11 @@ fn writer(shared: &Shared) {
 fn publish(shared: &Shared, params: PublishParams) {
     let start = Instant::now();
     for seq in 0..params.n {
-        if params.rate > 0 {
-            let due = start + Duration::from_secs_f64(seq as f64 / params.rate as f64);
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        } else {
-            std::thread::yield_now();
+        match params.due(seq) {
+            Some(due) => {
+                std::thread::sleep((start + due).saturating_duration_since(Instant::now()));
+            }
+            None => std::thread::yield_now(),
         }
         let text = ssekit_bench::message(seq, params.size);
         let chunk = format!("{:x}\r\ndata: {text}\n\n\r\n", text.len() + 8);
