@@ -23,7 +23,8 @@
 //! never contain one (see [`EventId`](crate::EventId)).
 //!
 //! One pass: line breaks are found with `memchr2_iter` and each line is written as
-//! soon as it is found. The buffer is reserved up front from
+//! soon as it is found (a value of up to 128 bytes is first checked whole,
+//! which costs less than the search's setup). The buffer is reserved up front from
 //! [`size_hint`], which is exact for values without line breaks (the common
 //! case); when a value turns out to have many short lines, the rest of it is
 //! reserved once, from the length of the first line, so that the buffer grows
@@ -60,6 +61,10 @@ const fn field_len(name: &[u8], value_len: usize) -> usize {
 #[inline(always)]
 fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], text: &str) {
     let bytes = text.as_bytes();
+    if bytes.len() <= SHORT_TEXT && !has_line_break(bytes) {
+        put_line(buf, prefix, empty, bytes);
+        return;
+    }
     let mut breaks = memchr2_iter(b'\n', b'\r', bytes);
     let Some(first) = breaks.next() else {
         put_line(buf, prefix, empty, bytes);
@@ -94,6 +99,24 @@ fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], te
         }
     }
     put_line(buf, prefix, empty, &bytes[start..]);
+}
+
+/// Texts up to this long are checked for line breaks by [`has_line_break`]
+/// before any search with `memchr`, whose setup costs more than the whole
+/// check of a short text (callgrind, per event of the benchmark's stream:
+/// 48 instructions fewer at 64 bytes of data, 33 at 128; at 256 bytes the
+/// check costs 27 more than the search).
+const SHORT_TEXT: usize = 128;
+
+/// Whether `bytes` holds a `\n` or `\r`: every byte looked at, with no
+/// early exit, so that the compiler checks 16 or 32 at a time.
+#[inline(always)]
+fn has_line_break(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .map(|&b| u8::from(b == b'\n') | u8::from(b == b'\r'))
+        .fold(0, |found, hit| found | hit)
+        != 0
 }
 
 #[inline(always)]
@@ -468,6 +491,23 @@ mod tests {
         enc(&Event::new("\r"));
         enc(&Event::new("\r\n"));
         enc(&Event::new("x\r"));
+    }
+
+    #[test]
+    fn a_break_anywhere_in_a_short_or_long_value_splits_it() {
+        // Around the length up to which a value is checked whole before
+        // any search: a break at each position, of each kind, in data and
+        // comments.
+        for len in 1..=SHORT_TEXT + 2 {
+            for at in 0..len {
+                for brk in ['\n', '\r'] {
+                    let mut text: Vec<char> = vec!['v'; len];
+                    text[at] = brk;
+                    let text: String = text.into_iter().collect();
+                    enc(&Event::new(text.clone()).comment(text));
+                }
+            }
+        }
     }
 
     #[test]
