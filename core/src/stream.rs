@@ -778,10 +778,21 @@ impl Batch {
     /// if a spare is free (so the frame is not copied as it grows), else
     /// makes room for a few events at a time. A lone event keeps an exactly
     /// sized allocation.
+    #[inline]
     fn make_room(&mut self, spares: &mut Spares, need: usize) {
-        if self.is_empty() {
+        // Most calls: the first event, or a batch already in a whole buffer.
+        if self.held.is_none()
+            && (self.joined.is_empty() || self.joined.capacity() >= MAX_BATCH_BYTES)
+        {
             return;
         }
+        self.grow(spares, need);
+    }
+
+    /// [`make_room`](Self::make_room) for a batch not yet in a whole buffer
+    /// or with a lone event held.
+    #[inline(never)]
+    fn grow(&mut self, spares: &mut Spares, need: usize) {
         if self.joined.capacity() < MAX_BATCH_BYTES {
             let len = self.len();
             // Room for the held event (if any) and this one?
