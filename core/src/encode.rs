@@ -22,9 +22,10 @@
 //! and `\n` alike, so a lone `\r` can never start a new field; `id` and `event`
 //! never contain one (see [`EventId`](crate::EventId)).
 //!
-//! One pass: line breaks are found with `memchr2_iter` and each line is written as
-//! soon as it is found (a value of up to 128 bytes is first checked whole,
-//! which costs less than the search's setup). The buffer is reserved up front from
+//! One pass: each line break is found (a word at a time near where the search
+//! starts, then with `memchr`) and each line is written as soon as it is found;
+//! a value of up to 128 bytes is first checked whole, which costs less than
+//! a search. The buffer is reserved up front from
 //! [`size_hint`], which is exact for values without line breaks (the common
 //! case); when a value turns out to have many short lines, the rest of it is
 //! reserved once, from the length of the first line, so that the buffer grows
@@ -35,7 +36,7 @@
 use std::borrow::Cow;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use memchr::{memchr2, memchr2_iter};
+use memchr::memchr2;
 
 use crate::event::Event;
 
@@ -65,8 +66,7 @@ fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], te
         put_line(buf, prefix, empty, bytes);
         return;
     }
-    let mut breaks = memchr2_iter(b'\n', b'\r', bytes);
-    let Some(first) = breaks.next() else {
+    let Some(first) = memchr2(b'\n', b'\r', bytes) else {
         put_line(buf, prefix, empty, bytes);
         return;
     };
@@ -75,6 +75,8 @@ fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], te
     let more_lines = rest / (first + 1) + 1;
     buf.reserve(more_lines.saturating_mul(prefix.len() + 1));
 
+    // Short lines are looked for a word at a time first (see `find_break`).
+    let short_lines = first < NEAR_BREAK;
     let mut start = 0;
     let mut end = first;
     loop {
@@ -85,20 +87,62 @@ fn put_lines(buf: &mut BytesMut, prefix: &'static [u8], empty: &'static [u8], te
             start = end + 1;
         } else {
             put_line(buf, prefix, empty, line);
-            if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
-                // The `\n` of this `\r\n` is the iterator's next match.
-                breaks.next();
-                start = end + 2;
+            start = if bytes[end] == b'\r' && bytes.get(end + 1) == Some(&b'\n') {
+                end + 2
             } else {
-                start = end + 1;
-            }
+                end + 1
+            };
         }
-        match breaks.next() {
-            Some(next) => end = next,
+        match find_break(&bytes[start..], short_lines) {
+            Some(next) => end = start + next,
             None => break,
         }
     }
     put_line(buf, prefix, empty, &bytes[start..]);
+}
+
+/// How far [`find_break`] looks a word at a time before it hands the rest
+/// to `memchr`.
+const NEAR_BREAK: usize = 32;
+
+/// Where the first `\n` or `\r` of `bytes` is. With `near` (the value's
+/// first line was short), the first [`NEAR_BREAK`] bytes are looked at
+/// eight at a time in a `u64`, which finds the end of a short line for less
+/// than `memchr`'s setup (callgrind, a value of 16-byte lines: 117
+/// instructions per line with `memchr` alone, 105 so); the rest, or all
+/// without `near`, is searched with `memchr`.
+#[inline(always)]
+fn find_break(bytes: &[u8], near: bool) -> Option<usize> {
+    if !near {
+        return memchr2(b'\n', b'\r', bytes);
+    }
+    /// The bytes of `word` that are zero, as their top bit; the lowest set
+    /// bit marks the first zero byte exactly.
+    const fn zero_bytes(word: u64) -> u64 {
+        word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080
+    }
+    let near = bytes.len().min(NEAR_BREAK);
+    let mut words = bytes[..near].chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        if let Ok(chunk) = <[u8; 8]>::try_from(chunk) {
+            let word = u64::from_le_bytes(chunk);
+            let found =
+                zero_bytes(word ^ 0x0a0a_0a0a_0a0a_0a0a) | zero_bytes(word ^ 0x0d0d_0d0d_0d0d_0d0d);
+            if found != 0 {
+                return Some(at + (found.trailing_zeros() / 8) as usize);
+            }
+        }
+        at += 8;
+    }
+    if let Some(i) = words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+    {
+        return Some(at + i);
+    }
+    memchr2(b'\n', b'\r', &bytes[near..]).map(|i| near + i)
 }
 
 /// Texts up to this long are checked for line breaks by [`has_line_break`]
@@ -530,6 +574,27 @@ mod tests {
                     enc(&Event::new(text.clone()).comment(text));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn short_lines_then_long_ones_and_the_other_way_round() {
+        // The first line decides how later breaks are looked for: a word at
+        // a time near the line's start, then `memchr`, or `memchr` alone.
+        let kinds = ["\n", "\r", "\r\n", "\n\r"];
+        let lines = |lens: &mut dyn Iterator<Item = usize>| {
+            let mut text = String::new();
+            for (i, len) in lens.enumerate() {
+                text.push_str(&"z".repeat(len));
+                text.push_str(kinds[i % 4]);
+            }
+            text
+        };
+        let short_first = lines(&mut [3].into_iter().chain(25..120));
+        let long_first = lines(&mut [200].into_iter().chain((0..80).rev()));
+        for text in [short_first, long_first] {
+            enc(&Event::new(text.clone()));
+            enc(&Event::new(format!("{text}end")).comment(text));
         }
     }
 
