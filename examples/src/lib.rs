@@ -24,8 +24,9 @@
 //! a client that reconnects with the last id it saw gets exactly what it
 //! missed; at most [`MAX_ROOMS`] rooms at once (beyond, `503`); a room's
 //! stream asks for a reconnect within [`ROOM_RETRY`]. A room is the path's
-//! rest after `/rooms/`, as sent (not decoded); a name the hub refuses
-//! (empty, too long, a control character) is `400`. A `POST` body must be
+//! rest after `/rooms/`, percent-decoded (`/rooms/caf%C3%A9` is `café`); bad
+//! percent-encoding, and a name the hub refuses (empty, too long, a control
+//! character), is `400`. A `POST` body must be
 //! UTF-8 text of 1 to [`MAX_POST_BYTES`] bytes, else `400`.
 //!
 //! Every timed route takes `?interval_ms=N` (1 to 3 600 000) instead of its
@@ -46,6 +47,7 @@
 //! (never sent), and one id for several `/ping` events a second (the id
 //! counts the events).
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -247,11 +249,17 @@ fn parse_interval(value: &str) -> Result<u64, BadRequest> {
 /// a byte. `None` for a `%` not followed by two hex digits, or bytes that
 /// are not UTF-8.
 fn percent_decode(raw: &str) -> Option<String> {
+    decode(raw, true)
+}
+
+/// Percent-decodes `raw`, `+` a space with `plus_is_space` (a query), else
+/// itself (a path). `None` as for [`percent_decode`].
+fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut input = raw.bytes();
     while let Some(b) = input.next() {
         bytes.push(match b {
-            b'+' => b' ',
+            b'+' if plus_is_space => b' ',
             b'%' => {
                 let hi = char::from(input.next()?).to_digit(16)?;
                 let lo = char::from(input.next()?).to_digit(16)?;
@@ -511,10 +519,12 @@ fn answer_room<'a, I>(
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
-    let outcome = match method {
-        "GET" | "HEAD" => hub()
+    let room = room_name(room);
+    let outcome = match (method, room) {
+        ("GET" | "HEAD" | "POST", Err(bad)) => Err(bad.into()),
+        ("GET" | "HEAD", Ok(room)) => hub()
             .subscribe(
-                room,
+                &room,
                 ssekit::Resume::from_request(last_event_id, Some(query)),
             )
             .map(|stream| {
@@ -527,15 +537,15 @@ where
             .map_err(|err| hub_refusal(&err)),
         // The in-memory hub goes with the process, and its streams have
         // ended: the message would reach nobody.
-        "POST" if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(
+        ("POST", Ok(_)) if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(
             Refusal::unavailable("the server is shutting down; the message was not published"),
         ),
-        "POST" => body
+        ("POST", Ok(room)) => body
             .map_err(|err| BadRequest(err.to_string()).into())
             .and_then(|body| {
                 let text = post_text(body.as_ref())?;
                 hub()
-                    .publish(room, Event::new(text))
+                    .publish(&room, Event::new(text))
                     .map(|published| Answer::Text(published.id().as_str().to_owned()))
                     .map_err(|err| hub_refusal(&err))
             }),
@@ -576,10 +586,12 @@ where
 {
     let room = path.strip_prefix(ROOMS_PREFIX);
     if let (Some(room), "POST", Some(_)) = (room, method, REDIS.get()) {
-        let published = body
-            .map_err(|err| BadRequest(err.to_string()))
-            .and_then(|body| post_text(body.as_ref()))
-            .map(|text| hub().publish_async(room, Event::new(text)));
+        let published = room_name(room).and_then(|room| {
+            let text = body
+                .map_err(|err| BadRequest(err.to_string()))
+                .and_then(|body| post_text(body.as_ref()))?;
+            Ok(hub().publish_async(&room, Event::new(text)))
+        });
         return Box::pin(async move {
             let publishing = match published {
                 Ok(publishing) => publishing,
@@ -593,6 +605,20 @@ where
     }
     let answer = answer_with_body(method, path, query, last_event_id, body);
     Box::pin(std::future::ready(answer))
+}
+
+/// A room's name: the path's rest after `/rooms/`, percent-decoded, as the
+/// frameworks' path extractors give it: `/rooms/caf%C3%A9` (what a browser
+/// sends for `café`) and `/rooms/café` are one room, and so are
+/// `/rooms/%61bc` and `/rooms/abc`. Bad percent-encoding, or bytes that are
+/// not UTF-8, is `400`; the hub checks the name itself.
+fn room_name(raw: &str) -> Result<Cow<'_, str>, BadRequest> {
+    if !raw.contains('%') {
+        return Ok(Cow::Borrowed(raw));
+    }
+    decode(raw, false)
+        .map(Cow::Owned)
+        .ok_or_else(|| BadRequest("invalid room: bad percent-encoding or not UTF-8".to_owned()))
 }
 
 /// A room message: 1 to [`MAX_POST_BYTES`] bytes of UTF-8 text.

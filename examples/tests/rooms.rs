@@ -194,6 +194,24 @@ async fn a_post_reaches_every_stream_of_the_room() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_is_its_percent_decoded_name() {
+    each_binary(|addr| async move {
+        // What a browser sends for `café`, and `abc` with an encoded `a`.
+        let mut cafe = subscribe(addr, "/rooms/caf%C3%A9", None).await;
+        let mut abc = subscribe(addr, "/rooms/%61bc", None).await;
+        let mut plus = subscribe(addr, "/rooms/a+b", None).await;
+        let id = post(addr, "caf%c3%a9", "same room").await;
+        assert_eq!(next(&mut cafe).await, ("same room".to_owned(), id));
+        let id = post(addr, "abc", "plain name").await;
+        assert_eq!(next(&mut abc).await, ("plain name".to_owned(), id));
+        // In a path `+` is itself, not a space.
+        let id = post(addr, "a%2Bb", "plus").await;
+        assert_eq!(next(&mut plus).await, ("plus".to_owned(), id));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_connection_resumes_every_message_once_in_order() {
     each_binary(|addr| async move {
         let mut reader = subscribe(addr, "/rooms/resume", None).await;
@@ -246,7 +264,7 @@ async fn bad_posts_and_room_names_are_refused() {
     each_binary(|addr| async move {
         let too_large = vec![b'a'; ssekit_examples::MAX_POST_BYTES + 1];
         let long_room = format!("/rooms/{}", "r".repeat(257));
-        let cases: [(&str, &str, &[u8], u16, &str); 7] = [
+        let cases: [(&str, &str, &[u8], u16, &str); 10] = [
             ("POST", "/rooms/refused", b"", 400, "invalid body: empty"),
             (
                 "POST",
@@ -264,6 +282,28 @@ async fn bad_posts_and_room_names_are_refused() {
             ),
             ("POST", "/rooms/", b"hi", 400, "invalid topic: empty"),
             ("GET", "/rooms/", b"", 400, "invalid topic: empty"),
+            (
+                "POST",
+                "/rooms/a%2",
+                b"hi",
+                400,
+                "invalid room: bad percent-encoding or not UTF-8",
+            ),
+            (
+                "GET",
+                "/rooms/%FF",
+                b"",
+                400,
+                "invalid room: bad percent-encoding or not UTF-8",
+            ),
+            // Decoded, a control character: the hub's own refusal.
+            (
+                "POST",
+                "/rooms/a%0D%0Aevent:%20spoof",
+                b"hi",
+                400,
+                "invalid topic: control character at byte 1",
+            ),
             (
                 "POST",
                 &long_room,
