@@ -283,7 +283,7 @@ pub(crate) fn encode_into(event: &Event, hint: usize, buf: &mut BytesMut) {
 }
 
 /// Comments, `id`, `event` and `retry`: every line that comes before the data.
-#[inline]
+#[inline(always)]
 fn put_fields_before_data(event: &Event, buf: &mut BytesMut) {
     for comment in &event.comments {
         put_lines(buf, b": ", b":\n", comment);
