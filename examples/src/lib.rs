@@ -48,12 +48,15 @@
 //! counts the events).
 
 use std::borrow::Cow;
+use std::future::Future as _;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _, stream};
 use ssekit::{CancellationToken, ChunkedBody, Event, EventId, EventStream, EventType, Shutdown};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The demo page, served at `/`.
 pub const PAGE: &str = include_str!("../assets/index.html");
@@ -309,7 +312,7 @@ impl Answer {
 /// one-line `text/plain; charset=utf-8` body saying why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    /// `400`, `404`, `405` or `503`.
+    /// `400`, `404`, `405`, `408` or `503`.
     pub status: u16,
     /// [`ALLOW`] on a `405`, else `None`.
     pub allow: Option<&'static str>,
@@ -361,6 +364,8 @@ pub enum BodyError {
     /// The body ended before the length its `Content-Length` declared: the
     /// client's upload was cut off.
     Truncated,
+    /// The body did not arrive within [`limits::BODY_READ_TIMEOUT`]: `408`.
+    TimedOut,
 }
 
 impl std::fmt::Display for BodyError {
@@ -371,11 +376,27 @@ impl std::fmt::Display for BodyError {
             BodyError::Truncated => f.write_str(
                 "invalid body: shorter than its Content-Length (the upload was cut off)",
             ),
+            BodyError::TimedOut => write!(
+                f,
+                "request timeout: the body did not arrive within {} s",
+                limits::BODY_READ_TIMEOUT.as_secs()
+            ),
         }
     }
 }
 
 impl std::error::Error for BodyError {}
+
+impl From<BodyError> for Refusal {
+    /// `408` for a body that did not arrive in time, else `400`.
+    fn from(err: BodyError) -> Self {
+        Self {
+            status: if err == BodyError::TimedOut { 408 } else { 400 },
+            allow: None,
+            message: err.to_string(),
+        }
+    }
+}
 
 /// Reads a request body given as a stream of chunks (each framework's body
 /// stream), keeping at most [`MAX_POST_BYTES`]: it stops reading as soon as
@@ -386,34 +407,49 @@ impl std::error::Error for BodyError {}
 /// complete when the client closes its side of the connection. A chunked
 /// upload cut off there still looks complete, and cannot be told apart.)
 ///
+/// A `Content-Length` over [`MAX_POST_BYTES`] is refused before anything
+/// is read, and the whole body must arrive within
+/// [`limits::BODY_READ_TIMEOUT`]: an upload that stalls does not hold its
+/// connection (one of `--max-connections`) for ever.
+///
 /// # Errors
 ///
-/// [`BodyError::TooLarge`] past [`MAX_POST_BYTES`], [`BodyError::Unreadable`]
-/// when a chunk is an error, [`BodyError::Truncated`] when the body ends
-/// before its `Content-Length`.
+/// [`BodyError::TooLarge`] past [`MAX_POST_BYTES`] (declared or read),
+/// [`BodyError::Unreadable`] when a chunk is an error,
+/// [`BodyError::Truncated`] when the body ends before its `Content-Length`,
+/// [`BodyError::TimedOut`] when it has not ended in time.
 pub async fn read_body<S, B, E>(body: S, content_length: Option<&[u8]>) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<B, E>>,
     B: bytes::Buf,
 {
-    let mut body = std::pin::pin!(body);
-    let mut read = bytes::BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|_| BodyError::Unreadable)?;
-        if chunk.remaining() > MAX_POST_BYTES.saturating_sub(read.len()) {
-            return Err(BodyError::TooLarge);
-        }
-        while chunk.has_remaining() {
-            let piece = chunk.chunk();
-            let len = piece.len();
-            read.extend_from_slice(piece);
-            chunk.advance(len);
-        }
-    }
     // (A malformed header is the server's to refuse; it is not read here.)
     let declared = content_length
         .and_then(|value| std::str::from_utf8(value).ok())
         .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|declared| declared > MAX_POST_BYTES as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let read_all = async {
+        let mut body = std::pin::pin!(body);
+        let mut read = bytes::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let mut chunk = chunk.map_err(|_| BodyError::Unreadable)?;
+            if chunk.remaining() > MAX_POST_BYTES.saturating_sub(read.len()) {
+                return Err(BodyError::TooLarge);
+            }
+            while chunk.has_remaining() {
+                let piece = chunk.chunk();
+                let len = piece.len();
+                read.extend_from_slice(piece);
+                chunk.advance(len);
+            }
+        }
+        Ok(read)
+    };
+    let read = tokio::time::timeout(limits::BODY_READ_TIMEOUT, read_all)
+        .await
+        .map_err(|_| BodyError::TimedOut)??;
     if declared.is_some_and(|declared| (read.len() as u64) < declared) {
         return Err(BodyError::Truncated);
     }
@@ -540,15 +576,13 @@ where
         ("POST", Ok(_)) if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(
             Refusal::unavailable("the server is shutting down; the message was not published"),
         ),
-        ("POST", Ok(room)) => body
-            .map_err(|err| BadRequest(err.to_string()).into())
-            .and_then(|body| {
-                let text = post_text(body.as_ref())?;
-                hub()
-                    .publish(&room, Event::new(text))
-                    .map(|published| Answer::Text(published.id().as_str().to_owned()))
-                    .map_err(|err| hub_refusal(&err))
-            }),
+        ("POST", Ok(room)) => body.map_err(Refusal::from).and_then(|body| {
+            let text = post_text(body.as_ref())?;
+            hub()
+                .publish(&room, Event::new(text))
+                .map(|published| Answer::Text(published.id().as_str().to_owned()))
+                .map_err(|err| hub_refusal(&err))
+        }),
         _ => return not_allowed(ROOM_ALLOW),
     };
     outcome.unwrap_or_else(Answer::Refused)
@@ -586,16 +620,15 @@ where
 {
     let room = path.strip_prefix(ROOMS_PREFIX);
     if let (Some(room), "POST", Some(_)) = (room, method, REDIS.get()) {
-        let published = room_name(room).and_then(|room| {
-            let text = body
-                .map_err(|err| BadRequest(err.to_string()))
-                .and_then(|body| post_text(body.as_ref()))?;
+        let published = room_name(room).map_err(Refusal::from).and_then(|room| {
+            let body = body.map_err(Refusal::from)?;
+            let text = post_text(body.as_ref())?;
             Ok(hub().publish_async(&room, Event::new(text)))
         });
         return Box::pin(async move {
             let publishing = match published {
                 Ok(publishing) => publishing,
-                Err(bad) => return Answer::Refused(bad.into()),
+                Err(refusal) => return Answer::Refused(refusal),
             };
             match publishing.await {
                 Ok(published) => Answer::Text(published.id().as_str().to_owned()),
@@ -1140,6 +1173,14 @@ pub mod limits {
     /// How long a client may take to send a request head (the slow-loris
     /// bound): the connection is closed when it is not complete by then.
     pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How long a client may take to send a request body (at most
+    /// [`MAX_POST_BYTES`](super::MAX_POST_BYTES)) once its head is read:
+    /// `408` when it has not ended by then.
+    pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How soon a new connection must have been answered (see
+    /// [`AnswerDeadline`](super::AnswerDeadline)): the time for a request
+    /// head and its body.
+    pub const FIRST_ANSWER_WITHIN: Duration = HEADER_READ_TIMEOUT.saturating_add(BODY_READ_TIMEOUT);
     /// The largest HTTP/2 header list (HPACK-decoded) a client may send.
     pub const H2_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
     /// Concurrent HTTP/2 streams per connection.
@@ -1150,6 +1191,102 @@ pub mod limits {
     /// Header fields in one HTTP/1.1 request head (hyper's default; actix-web
     /// takes 96, fixed).
     pub const H1_MAX_HEADERS: usize = 100;
+}
+
+/// An accepted connection that is closed (its next read fails) if nothing
+/// has been written to it [`limits::FIRST_ANSWER_WITHIN`] after it was
+/// accepted; once something has, it is the connection itself.
+///
+/// A client that sends nothing, or half a request head, would otherwise
+/// hold its connection (one of `--max-connections`) for ever: hyper's
+/// servers start their head timeout only once they know the protocol, and
+/// wait for the first bytes to tell HTTP/1.1 from HTTP/2 with no timeout;
+/// poem sets no head timeout at all. (A connection that was answered once
+/// and then trickles its next head is not bounded by this.) The timer
+/// lives until the first write, which for an event stream is its response
+/// head: an open stream costs nothing more.
+#[derive(Debug)]
+pub struct AnswerDeadline<S> {
+    io: S,
+    /// Until the first write: when the connection is given up.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> AnswerDeadline<S> {
+    /// `io`, just accepted.
+    pub fn new(io: S) -> Self {
+        Self {
+            io,
+            deadline: Some(Box::pin(tokio::time::sleep(limits::FIRST_ANSWER_WITHIN))),
+        }
+    }
+
+    /// The connection.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Records a write: the deadline is gone once a byte is written.
+    fn wrote(&mut self, written: &Poll<std::io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(1..))) {
+            self.deadline = None;
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for AnswerDeadline<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if let Some(deadline) = this.deadline.as_mut() {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no request answered within the head and body timeouts",
+                )));
+            }
+        }
+        Pin::new(&mut this.io).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for AnswerDeadline<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.wrote(&written);
+        written
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.wrote(&written);
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
 }
 
 /// The token that ends every open event stream of the demo: cancelled by
@@ -1283,7 +1420,10 @@ where
         let _ = stream.set_nodelay(true);
         let connection = graceful.watch(
             builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service.clone())
+                .serve_connection_with_upgrades(
+                    TokioIo::new(AnswerDeadline::new(stream)),
+                    service.clone(),
+                )
                 .into_owned(),
         );
         tokio::spawn(async move {

@@ -377,6 +377,73 @@ async fn a_cut_off_upload_is_not_published() {
     .await;
 }
 
+/// Sends `head` (and `body`) on a new connection and reads until the server
+/// closes it, within `within`: what it answered.
+async fn answer_to(addr: SocketAddr, head: &str, body: &[u8], within: Duration) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    stream.write_all(body).await.expect("send the body");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        // A reset after the answer (the unread body) ends it too.
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "an answer, and the connection closed, in time"
+    );
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// An upload declared longer than a message may be is refused before it is
+/// sent, and one that stalls is answered `408` once
+/// [`ssekit_examples::limits::BODY_READ_TIMEOUT`] is up: neither holds its
+/// connection (one of `--max-connections`) for ever. The four binaries at
+/// once, so the test waits out the timeout once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_or_oversized_upload_is_refused_not_waited_for() {
+    let demos: Vec<DemoProcess> = BINARIES
+        .iter()
+        .map(|(name, binary)| DemoProcess::start(name, std::path::Path::new(binary)))
+        .collect();
+    let checks = demos.iter().map(|demo| async move {
+        let addr = demo.addr;
+        let mut reader = subscribe(addr, "/rooms/stall", None).await;
+        let head = |length: u64| {
+            format!(
+                "POST /rooms/stall HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {length}\r\nConnection: close\r\n\r\n"
+            )
+        };
+        let huge = answer_to(addr, &head(1_000_000_000), b"", STEP_TIMEOUT).await;
+        assert!(huge.starts_with("HTTP/1.1 400"), "{huge:?}");
+        assert!(
+            huge.ends_with("invalid body: longer than 65536 bytes"),
+            "{huge:?}"
+        );
+        let within = ssekit_examples::limits::BODY_READ_TIMEOUT + STEP_TIMEOUT;
+        let stalled = answer_to(addr, &head(10), b"a", within).await;
+        assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled:?}");
+        assert!(
+            stalled.ends_with("request timeout: the body did not arrive within 10 s"),
+            "{stalled:?}"
+        );
+        // Neither was published: the next message is the room's first.
+        let id = post(addr, "stall", "whole").await;
+        assert_eq!(next(&mut reader).await, ("whole".to_owned(), id));
+    });
+    tokio::time::timeout(TEST_TIMEOUT, futures_util::future::join_all(checks))
+        .await
+        .expect("every binary within the test timeout");
+}
+
 /// Past [`ssekit_examples::MAX_ROOMS`] rooms, a new room is `503` (the
 /// server is full, the client did nothing wrong); the rooms there work on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

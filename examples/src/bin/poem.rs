@@ -18,7 +18,7 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::web::Html;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Body, IntoResponse as _, Request, Response, handler};
-use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
+use ssekit_examples::{Answer, AnswerDeadline, PAGE, REFUSAL_CONTENT_TYPE, limits};
 use ssekit_poem::{ChunkedResponse, NoticeDepartures, SseResponse};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -119,7 +119,7 @@ impl Acceptor for Limited {
         let _ = stream.set_nodelay(true);
         Ok((
             Counted {
-                stream,
+                stream: AnswerDeadline::new(stream),
                 _permit: permit,
             },
             local,
@@ -129,9 +129,10 @@ impl Acceptor for Limited {
     }
 }
 
-/// A connection holding one of [`Limited`]'s permits until it closes.
+/// A connection holding one of [`Limited`]'s permits until it closes, and
+/// closed if it is not answered in time (see [`AnswerDeadline`]).
 struct Counted {
-    stream: TcpStream,
+    stream: AnswerDeadline<TcpStream>,
     _permit: OwnedSemaphorePermit,
 }
 
