@@ -1221,11 +1221,6 @@ impl<S> AnswerDeadline<S> {
         }
     }
 
-    /// The connection.
-    pub fn get_ref(&self) -> &S {
-        &self.io
-    }
-
     /// Records a write: the deadline is gone once a byte is written.
     fn wrote(&mut self, written: &Poll<std::io::Result<usize>>) {
         if matches!(written, Poll::Ready(Ok(1..))) {
