@@ -82,11 +82,14 @@ pub const MAX_POST_BYTES: usize = 64 * 1024;
 /// The messages each room keeps for clients that reconnect.
 pub const ROOM_HISTORY_EVENTS: usize = 1000;
 
-/// The bytes of history each room keeps at most: 1 000 messages of up to
-/// 4 KiB each, or 63 of the largest ([`MAX_POST_BYTES`], plus each one's
-/// `id:` and `data:` lines). With
-/// [`MAX_ROOMS`], it bounds the demo's history at 4 GiB.
-pub const ROOM_HISTORY_BYTES: usize = 4 << 20;
+/// The bytes of history each room keeps at most: [`ROOM_HISTORY_EVENTS`]
+/// of the largest messages ([`MAX_POST_BYTES`], plus each one's `id:` and
+/// `data:` lines; a message's line breaks each add a `data: ` prefix, so a
+/// room of large many-line messages keeps fewer). With [`MAX_ROOMS`], it
+/// bounds the demo's history at about 4 GiB. (Until session 12 it was
+/// 4 MiB for 1 024 rooms, the same bound: a room kept only 63 of the
+/// largest messages.)
+pub const ROOM_HISTORY_BYTES: usize = ROOM_HISTORY_EVENTS * (MAX_POST_BYTES + 128);
 
 /// How long a room keeps its history after its last message: then the
 /// history goes, and a room nobody listens to is released
@@ -96,7 +99,7 @@ pub const ROOM_HISTORY_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// The rooms in memory at once; a new room beyond is `503` until one goes
 /// ([`ROOM_HISTORY_TTL`]).
-pub const MAX_ROOMS: usize = 1024;
+pub const MAX_ROOMS: usize = 64;
 
 /// The `retry:` a room's stream sends: how soon a browser reconnects.
 pub const ROOM_RETRY: Duration = Duration::from_secs(1);
@@ -571,11 +574,7 @@ where
                 )
             })
             .map_err(|err| hub_refusal(&err)),
-        // The in-memory hub goes with the process, and its streams have
-        // ended: the message would reach nobody.
-        ("POST", Ok(_)) if shutdown_token().is_cancelled() && REDIS.get().is_none() => Err(
-            Refusal::unavailable("the server is shutting down; the message was not published"),
-        ),
+        ("POST", Ok(_)) if shutdown_token().is_cancelled() => Err(shutting_down()),
         ("POST", Ok(room)) => body.map_err(Refusal::from).and_then(|body| {
             let text = post_text(body.as_ref())?;
             hub()
@@ -621,6 +620,9 @@ where
     let room = path.strip_prefix(ROOMS_PREFIX);
     if let (Some(room), "POST", Some(_)) = (room, method, REDIS.get()) {
         let published = room_name(room).map_err(Refusal::from).and_then(|room| {
+            if shutdown_token().is_cancelled() {
+                return Err(shutting_down());
+            }
             let body = body.map_err(Refusal::from)?;
             let text = post_text(body.as_ref())?;
             Ok(hub().publish_async(&room, Event::new(text)))
@@ -638,6 +640,15 @@ where
     }
     let answer = answer_with_body(method, path, query, last_event_id, body);
     Box::pin(std::future::ready(answer))
+}
+
+/// The refusal of a post once shutdown began: in memory the hub goes with
+/// the process and its streams have ended, so the message would reach
+/// nobody; on Redis this instance takes no new work either (the client, or
+/// its load balancer, posts to another one), as the hyper-based servers
+/// already close their idle connections then.
+fn shutting_down() -> Refusal {
+    Refusal::unavailable("the server is shutting down; the message was not published")
 }
 
 /// A room's name: the path's rest after `/rooms/`, percent-decoded, as the

@@ -13,7 +13,7 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ssekit_conformance::client::{STEP_TIMEOUT, SseReader, Version, dechunk, get};
+use ssekit_conformance::client::{STEP_TIMEOUT, SseReader, Version, dechunk, get, keep_alive_post};
 use ssekit_conformance::parser::Parsed;
 use support::{BINARIES, DemoProcess};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -207,6 +207,28 @@ async fn a_room_is_its_percent_decoded_name() {
         // In a path `+` is itself, not a space.
         let id = post(addr, "a%2Bb", "plus").await;
         assert_eq!(next(&mut plus).await, ("plus".to_owned(), id));
+    })
+    .await;
+}
+
+/// A room keeps its last [`ssekit_examples::ROOM_HISTORY_EVENTS`] messages
+/// even when each is as large as a post may be: a client that saw only the
+/// first of one more gets all the others replayed, no `reset`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_keeps_its_last_messages_even_at_the_largest() {
+    each_binary(|addr| async move {
+        let kept = ssekit_examples::ROOM_HISTORY_EVENTS;
+        let text = |i: usize| format!("{i:06}{}", "x".repeat(ssekit_examples::MAX_POST_BYTES - 6));
+        let mut ids = Vec::with_capacity(kept + 1);
+        for i in 0..=kept {
+            ids.push(post(addr, "large", &text(i)).await);
+        }
+        let mut reader = subscribe(addr, "/rooms/large", Some(&ids[0])).await;
+        for (i, id) in ids.iter().enumerate().skip(1) {
+            let (data, got) = next(&mut reader).await;
+            assert_eq!((&data[..6], &got), (&text(i)[..6], id), "message {i}");
+            assert_eq!(data.len(), ssekit_examples::MAX_POST_BYTES, "message {i}");
+        }
     })
     .await;
 }
@@ -467,43 +489,6 @@ async fn a_full_hub_refuses_new_rooms_with_503() {
         post(addr, "full0", "still here").await;
     })
     .await;
-}
-
-/// Reads one answer on a kept-alive connection: its status, or `None` when
-/// the server closed the connection instead.
-async fn keep_alive_post(stream: &mut TcpStream, room: &str, text: &str) -> Option<u16> {
-    let request = format!(
-        "POST /rooms/{room} HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\
-         Content-Length: {}\r\n\r\n{text}",
-        text.len()
-    );
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut received = Vec::new();
-    let mut buf = [0u8; 4096];
-    let answer = tokio::time::timeout(STEP_TIMEOUT, async {
-        loop {
-            let end = received.windows(4).position(|w| w == b"\r\n\r\n");
-            if let Some(end) = end {
-                let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(0);
-                if received.len() >= end + 4 + length {
-                    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
-                    received.drain(..end + 4 + length);
-                    return status;
-                }
-            }
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await;
-    answer.expect("an answer or a close within the step timeout")
 }
 
 /// A post that comes after the shutdown signal, on a connection kept alive

@@ -400,3 +400,45 @@ pub async fn raw_get(addr: SocketAddr, path: &str, extra_headers: &[u8]) -> RawR
         stream,
     }
 }
+
+/// Posts `text` to `/rooms/{room}` on a connection kept alive, and reads
+/// one answer (within [`STEP_TIMEOUT`]): its status, or `None` when the
+/// server closed the connection instead.
+///
+/// # Panics
+///
+/// When neither comes within the step timeout.
+pub async fn keep_alive_post(stream: &mut TcpStream, room: &str, text: &str) -> Option<u16> {
+    let request = format!(
+        "POST /rooms/{room} HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\n\
+         Content-Length: {}\r\n\r\n{text}",
+        text.len()
+    );
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let answer = tokio::time::timeout(STEP_TIMEOUT, async {
+        loop {
+            let end = received.windows(4).position(|w| w == b"\r\n\r\n");
+            if let Some(end) = end {
+                let head = String::from_utf8_lossy(&received[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if received.len() >= end + 4 + length {
+                    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
+                    received.drain(..end + 4 + length);
+                    return status;
+                }
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    answer.expect("an answer or a close within the step timeout")
+}

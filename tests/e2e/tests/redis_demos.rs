@@ -14,7 +14,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use ssekit_conformance::client::{SseReader, Version, dechunk, get};
+use ssekit_conformance::client::{SseReader, Version, dechunk, get, keep_alive_post};
 use ssekit_conformance::parser::Parsed;
 use ssekit_e2e::redis_server::{Persistence, RedisServer};
 use ssekit_e2e::{DemoProcess, demo_binary, frameworks};
@@ -265,4 +265,32 @@ async fn posts_racing_on_two_frameworks_get_unique_contiguous_ids() {
     .await
     .expect("within the time limit");
     drop(demos);
+}
+
+/// A post that comes after the shutdown signal, on a connection kept alive
+/// from before it, is refused on Redis too (`503`, or the connection
+/// closed): the instance is going and takes no new work. (actix-web keeps
+/// serving for 200 ms after the signal, and answered `200` there.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_after_the_shutdown_signal_is_refused() {
+    let redis = RedisServer::start(Persistence::None);
+    let url = redis.url();
+    let all = async {
+        for name in frameworks() {
+            let demo = DemoProcess::start_with_args(&name, &demo_binary(&name), &["--redis", &url]);
+            let mut stream = tokio::net::TcpStream::connect(demo.addr)
+                .await
+                .expect("connect");
+            let before = keep_alive_post(&mut stream, "closing", "before").await;
+            assert_eq!(before, Some(200), "{name}");
+            demo.signal_terminate();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let after = keep_alive_post(&mut stream, "closing", "after").await;
+            assert!(
+                matches!(after, None | Some(503)),
+                "{name}: a post after the shutdown signal got {after:?}"
+            );
+        }
+    };
+    timeout(LIMIT, all).await.expect("bounded in time");
 }
