@@ -22,7 +22,8 @@
 //! [`ROOM_HISTORY_BYTES`], for [`ROOM_HISTORY_TTL`] after the last one; on
 //! Redis, Redis's own expiry of a day), so
 //! a client that reconnects with the last id it saw gets exactly what it
-//! missed; at most [`MAX_ROOMS`] rooms at once (beyond, `503`); a room's
+//! missed; at most [`MAX_ROOMS`] rooms at once (beyond, the least recently
+//! used room nobody listens to goes; `503` when every room has a listener); a room's
 //! stream asks for a reconnect within [`ROOM_RETRY`]. A room is the path's
 //! rest after `/rooms/`, percent-decoded (`/rooms/caf%C3%A9` is `café`); bad
 //! percent-encoding, and a name the hub refuses (empty, too long, a control
@@ -561,30 +562,92 @@ where
     let room = room_name(room);
     let outcome = match (method, room) {
         ("GET" | "HEAD" | "POST", Err(bad)) => Err(bad.into()),
-        ("GET" | "HEAD", Ok(room)) => hub()
-            .subscribe(
-                &room,
-                ssekit::Resume::from_request(last_event_id, Some(query)),
-            )
-            .map(|stream| {
-                Answer::Room(
-                    stream
-                        .retry(ROOM_RETRY)
-                        .shutdown(Shutdown::new(shutdown_token().clone())),
-                )
-            })
-            .map_err(|err| hub_refusal(&err)),
+        ("GET" | "HEAD", Ok(room)) => {
+            let from = ssekit::Resume::from_request(last_event_id, Some(query));
+            in_room(&room, || hub().subscribe(&room, from.clone()))
+                .map(|stream| {
+                    Answer::Room(
+                        stream
+                            .retry(ROOM_RETRY)
+                            .shutdown(Shutdown::new(shutdown_token().clone())),
+                    )
+                })
+                .map_err(|err| hub_refusal(&err))
+        }
         ("POST", Ok(_)) if shutdown_token().is_cancelled() => Err(shutting_down()),
         ("POST", Ok(room)) => body.map_err(Refusal::from).and_then(|body| {
             let text = post_text(body.as_ref())?;
-            hub()
-                .publish(&room, Event::new(text))
+            in_room(&room, || hub().publish(&room, Event::new(text.clone())))
                 .map(|published| Answer::Text(published.id().as_str().to_owned()))
                 .map_err(|err| hub_refusal(&err))
         }),
         _ => return not_allowed(ROOM_ALLOW),
     };
     outcome.unwrap_or_else(Answer::Refused)
+}
+
+/// Runs `use_room` (a subscribe or a publish to `room`) and notes the
+/// room's use; when the hub holds [`MAX_ROOMS`] rooms already, first lets
+/// the least recently used room that nobody listens to go
+/// ([`ssekit::Hub::remove_topic`]: its history with it, so a client that
+/// resumes there later gets `reset`), and tries once more. So rooms made
+/// once and left (one short post each) cannot keep new rooms out until
+/// their history expires; only [`MAX_ROOMS`] rooms with listeners can.
+fn in_room<T>(
+    room: &str,
+    use_room: impl Fn() -> Result<T, ssekit::HubError>,
+) -> Result<T, ssekit::HubError> {
+    let used = match use_room() {
+        Err(err) if err.is_too_many_topics() && let_idle_room_go() => use_room(),
+        used => used,
+    };
+    if used.is_ok() {
+        let mut rooms = room_uses()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if rooms.len() >= 2 * MAX_ROOMS {
+            // Rooms the hub let go by itself (expired history, nobody
+            // listening) are forgotten here too.
+            rooms.retain(|name, _| hub().topic_stats(name).is_some());
+        }
+        rooms.insert(room.to_owned(), std::time::Instant::now());
+    }
+    used
+}
+
+/// When each room in use was last used (subscribed or posted to).
+fn room_uses() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>> {
+    static USES: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    > = std::sync::OnceLock::new();
+    USES.get_or_init(Default::default)
+}
+
+/// Removes the least recently used room that has no subscriber; whether
+/// one went.
+fn let_idle_room_go() -> bool {
+    let mut rooms = room_uses()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut idle: Vec<(std::time::Instant, String)> = Vec::new();
+    rooms.retain(|name, used| match hub().topic_stats(name) {
+        None => false,
+        Some(stats) => {
+            if stats.subscribers == 0 {
+                idle.push((*used, name.clone()));
+            }
+            true
+        }
+    });
+    idle.sort_unstable();
+    for (_, name) in idle {
+        rooms.remove(&name);
+        if hub().remove_topic(&name) {
+            tracing::info!(room = %name, "the rooms are full: let the least recently used room nobody listens to go");
+            return true;
+        }
+    }
+    false
 }
 
 /// The refusal for a hub error: `503` when the hub cannot take the request

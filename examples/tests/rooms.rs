@@ -466,27 +466,51 @@ async fn a_stalled_or_oversized_upload_is_refused_not_waited_for() {
         .expect("every binary within the test timeout");
 }
 
-/// Past [`ssekit_examples::MAX_ROOMS`] rooms, a new room is `503` (the
-/// server is full, the client did nothing wrong); the rooms there work on.
+/// With [`ssekit_examples::MAX_ROOMS`] rooms in memory, a new room lets
+/// the least recently used room that nobody listens to go (a client that
+/// resumes there gets `reset`, never a gap); only when every room has a
+/// listener is a new room `503` (the server is full, the client did
+/// nothing wrong), and the rooms there work on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_hub_refuses_new_rooms_with_503() {
+async fn a_full_hub_lets_an_idle_room_go_and_refuses_only_when_all_are_listened_to() {
     each_binary(|addr| async move {
-        for i in 0..ssekit_examples::MAX_ROOMS {
-            let answer = request(addr, "POST", &format!("/rooms/full{i}"), b"x").await;
-            assert_eq!(answer.status, 200, "room {i}: {answer:?}");
+        let max = ssekit_examples::MAX_ROOMS;
+        let mut first = String::new();
+        for i in 0..max {
+            let id = post(addr, &format!("full{i}"), "x").await;
+            if i == 0 {
+                first = id;
+            }
+        }
+        // Full of rooms nobody listens to: `full0`, the least recently
+        // used, goes for the new one.
+        post(addr, "one-more", "x").await;
+        let mut reader = subscribe(addr, "/rooms/full0", Some(&first)).await;
+        let event = tokio::time::timeout(STEP_TIMEOUT, reader.next_event())
+            .await
+            .expect("the reset within the step timeout");
+        assert!(
+            matches!(&event, Some(Parsed::Event { ty, data, .. }) if ty == "reset" && data == "unknown_epoch"),
+            "{event:?}"
+        );
+        // Listeners on every room (`full0` has one already): a new room is
+        // `503`, for a post and for a subscriber.
+        let mut listeners = vec![reader];
+        for i in (1..max).map(|i| format!("full{i}")).chain(["one-more".to_owned()]) {
+            if listeners.len() == max {
+                break;
+            }
+            listeners.push(subscribe(addr, &format!("/rooms/{i}"), None).await);
         }
         for method in ["POST", "GET"] {
-            let answer = request(addr, method, "/rooms/one-more", b"x").await;
+            let answer = request(addr, method, "/rooms/yet-another", b"x").await;
             assert_eq!(answer.status, 503, "{method}: {answer:?}");
             assert_eq!(
                 answer.body,
-                format!(
-                    "service unavailable: too many topics: the hub holds {} already",
-                    ssekit_examples::MAX_ROOMS
-                )
+                format!("service unavailable: too many topics: the hub holds {max} already")
             );
         }
-        post(addr, "full0", "still here").await;
+        post(addr, "full1", "still here").await;
     })
     .await;
 }
