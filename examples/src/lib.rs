@@ -137,7 +137,7 @@ static REDIS: std::sync::OnceLock<std::sync::Mutex<Option<ssekit_redis::RedisBac
 
 /// Connects the demo's hub to the Redis at `url`: the backplane's tasks run
 /// on a runtime of their own (one thread), whatever the framework's is.
-fn use_redis(url: &str) -> Result<(), String> {
+fn use_redis(url: &str, durable: bool) -> Result<(), String> {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     let runtime = match RUNTIME.get() {
         Some(runtime) => runtime,
@@ -154,6 +154,7 @@ fn use_redis(url: &str) -> Result<(), String> {
     let _entered = runtime.enter();
     let backplane = ssekit_redis::RedisBackplane::builder(url)
         .history_events(ROOM_HISTORY_EVENTS as u64)
+        .keep_epochs_across_restarts(durable)
         .build()
         .map_err(|e| format!("bad --redis {url:?}: {e}"))?;
     REDIS
@@ -1093,6 +1094,11 @@ pub struct Options {
     /// `--redis URL`: the rooms run on this Redis, shared with every demo
     /// started with the same URL (default: in memory, this process only).
     pub redis: Option<String>,
+    /// `--redis-durable`: that Redis loses nothing it acknowledged
+    /// (`appendfsync always`, no failover to a lagging replica), so the
+    /// rooms keep their history across its restarts
+    /// ([`ssekit_redis::RedisBuilder::keep_epochs_across_restarts`]).
+    pub redis_durable: bool,
 }
 
 /// The usage text of every demo binary.
@@ -1106,6 +1112,10 @@ options:
                 open connections at once (default 10000; the rest wait)
   --redis URL   run the rooms on this Redis (redis://HOST:PORT), shared with
                 every demo started with the same URL
+  --redis-durable
+                that Redis loses nothing it acknowledged (appendfsync always):
+                rooms keep their history across its restarts (else a restart
+                is a reset)
   -h, --help    print this help and exit";
 
 /// Why the command line gives no [`Options`].
@@ -1135,8 +1145,13 @@ where
     let mut addr = std::net::SocketAddr::from(([127, 0, 0, 1], 8080));
     let mut max_connections = limits::MAX_CONNECTIONS;
     let mut redis = None;
+    let mut redis_durable = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
+        if arg == "--redis-durable" {
+            redis_durable = true;
+            continue;
+        }
         let (name, value) = match arg.split_once('=') {
             Some((name @ ("--addr" | "--max-connections" | "--redis"), value)) => {
                 (name.to_owned(), value.to_owned())
@@ -1171,6 +1186,7 @@ where
         addr,
         max_connections,
         redis,
+        redis_durable,
     })
 }
 
@@ -1205,7 +1221,7 @@ pub fn listen(framework: &str) -> Result<std::net::TcpListener, std::process::Ex
         }
     })?;
     if let Some(url) = &options.redis {
-        use_redis(url).map_err(|problem| {
+        use_redis(url, options.redis_durable).map_err(|problem| {
             eprintln!("{problem}");
             std::process::ExitCode::from(2)
         })?;
@@ -1683,5 +1699,11 @@ mod tests {
             Some(url)
         );
         assert!(matches!(args(&["--redis"]), Err(NoOptions::Usage(_))));
+        assert!(!args(&["--redis", url]).unwrap().redis_durable);
+        assert!(
+            args(&["--redis", url, "--redis-durable"])
+                .unwrap()
+                .redis_durable
+        );
     }
 }

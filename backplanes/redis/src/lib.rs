@@ -43,20 +43,22 @@
 //! | resume | on any instance, exactly the events after `Last-Event-ID` while the stream holds them ([`RedisBuilder::history_events`], [`RedisBuilder::history_ttl`]); else `reset` |
 //! | Redis down | [`Hub::publish_async`](ssekit::Hub::publish_async) fails with a typed error within [`RedisBuilder::publish_timeout`]; open streams stay open (keep-alives go on); the Pub/Sub connection (checked with a `PING` every [`RedisBuilder::ping_interval`], so a silently dropped one is found too) reconnects with backoff up to [`RedisBuilder::max_backoff`], resubscribes and catches up every topic; a join while Redis is down ends its stream, and the browser retries |
 //! | Redis lost its data | (restart without persistence, eviction, expiry) the next publish or read mints a new epoch: open streams of that topic end, resuming clients get `reset` (`unknown_epoch`), never a wrong event |
+//! | Redis restarted or failed over | (its `run_id` changed) the same: each topic's next publish or read mints a new epoch, whatever Redis kept, unless [`RedisBuilder::keep_epochs_across_restarts`] |
 //!
-//! What Redis itself must give for this to hold: with persistence off, a
-//! restart loses everything (that is the `reset` case above). With AOF
-//! (`appendonly yes`, `appendfsync everysec`), a crash may lose the last
-//! second of publishes *without* an epoch change: their offsets are then
-//! given again to new events, and a client that saw the lost ones can miss
-//! the new ones with the same offsets. The same holds with RDB snapshots
-//! only (Redis's default configuration) after a crash, for what came after
-//! the last snapshot, and for a failover to an asynchronous replica that
-//! had not received the tail. Open streams notice the top moving back at the
-//! next check and end (their clients resume, or get `reset` with `future`),
-//! unless new publishes already passed the old top by then. For ids that
-//! are never reused, run Redis with `appendfsync always` and no failover to
-//! a lagging replica (`WAIT` is not used). A publish that timed out may still
+//! Why a restart is a new epoch: a Redis that comes back with *older* data
+//! (RDB snapshots, Redis's default configuration, after a crash; AOF with
+//! `appendfsync everysec`, which may lose the last second; a failover to an
+//! asynchronous replica that had not received the tail) still holds the
+//! topic's epoch, and with it the same epoch would give the lost offsets
+//! again to new events: a client that saw the lost ones, resuming once the
+//! new ones passed its id, would miss them without a `reset`. The scripts
+//! read the `run_id` (`INFO server`, about 10 µs of Redis's time per
+//! publish or read) and keep it with the epoch. With
+//! [`RedisBuilder::keep_epochs_across_restarts`], for a Redis that loses
+//! nothing it acknowledged (`appendfsync always`, no failover to a lagging
+//! replica; `WAIT` is not used), a topic keeps its epoch and its history
+//! across restarts: a restart then costs nothing, and a Redis that comes
+//! back older is the case above again. A publish that timed out may still
 //! have been applied. Keys use no cluster hash tags: one Redis (or a
 //! primary with replicas), not Redis Cluster. Offsets are exact up to 2^53.
 
@@ -75,13 +77,22 @@ use ssekit::hub::{
 };
 use tokio::sync::mpsc;
 
-/// One publish: epoch (minted if missing), offset, history, expiry, live.
+/// One publish: epoch (minted if missing, or if Redis restarted since it
+/// was minted: its `run_id` changed, unless ARGV[6] is `1`), offset,
+/// history, expiry, live.
 const PUBLISH: &str = r"
+local run = ''
+if ARGV[6] ~= '1' then
+  run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch and (redis.call('HGET', KEYS[1], 'run') or '') ~= run then
+  epoch = false
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0, 'run', run)
 end
 local top = string.format('%d', redis.call('HINCRBY', KEYS[1], 'top', 1))
 local event = 'id: ' .. epoch .. '-' .. top .. '\n' .. ARGV[2]
@@ -92,16 +103,24 @@ redis.call('PUBLISH', ARGV[5], event)
 return {epoch, top}
 ";
 
-/// One read: the top (minting an epoch if missing, so that every instance
-/// gives out the same), and the events after ARGV[2]-ARGV[3] if that is in
+/// One read: the top (minting an epoch if missing or minted before Redis
+/// restarted, as [`PUBLISH`] does, ARGV[7] for its ARGV[6], so that every
+/// instance gives out the same), and the events after ARGV[2]-ARGV[3] if that is in
 /// the epoch and at most ARGV[4] behind; only `over` instead of them when
 /// they hold more than ARGV[6] bytes.
 const READ: &str = r"
+local run = ''
+if ARGV[7] ~= '1' then
+  run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if epoch and (redis.call('HGET', KEYS[1], 'run') or '') ~= run then
+  epoch = false
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0, 'run', run)
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
 local top = redis.call('HGET', KEYS[1], 'top')
@@ -194,6 +213,7 @@ struct Config {
     check_interval: Duration,
     ping_interval: Duration,
     max_backoff: Duration,
+    keep_epochs: bool,
 }
 
 impl RedisBuilder {
@@ -251,6 +271,23 @@ impl RedisBuilder {
     /// connection (default 5 s; the first is after 50 ms, doubling).
     pub fn max_backoff(mut self, max: Duration) -> Self {
         self.config.max_backoff = max;
+        self
+    }
+
+    /// Whether a topic keeps its epoch, and so its history and its clients'
+    /// positions, when Redis restarts or fails over (default `false`).
+    ///
+    /// By default each topic starts a new epoch at its first publish or
+    /// read after Redis's `run_id` changed: its open streams end and
+    /// resuming clients get `reset`. A Redis that comes back with older data
+    /// (RDB snapshots after a crash, `appendfsync everysec`, a lagging
+    /// replica promoted) would otherwise give the offsets it lost to new
+    /// events, and a client that saw the lost ones could miss the new ones
+    /// without a `reset`. Set it only for a Redis that loses nothing it
+    /// acknowledged (`appendfsync always`, no failover to a lagging
+    /// replica): then a restart costs nothing.
+    pub fn keep_epochs_across_restarts(mut self, keep: bool) -> Self {
+        self.config.keep_epochs = keep;
         self
     }
 
@@ -332,6 +369,7 @@ impl RedisBackplane {
                 check_interval: Duration::from_secs(1),
                 ping_interval: Duration::from_secs(5),
                 max_backoff: Duration::from_secs(5),
+                keep_epochs: false,
             },
         }
     }
@@ -378,7 +416,8 @@ impl Core {
             .arg(event.as_bytes())
             .arg(self.config.history_events)
             .arg(self.ttl_secs())
-            .arg(self.channel(topic));
+            .arg(self.channel(topic))
+            .arg(u8::from(self.config.keep_epochs));
         let call = invocation.invoke_async::<(String, String)>(&mut conn);
         let (epoch, top) = tokio::time::timeout(self.config.timeout, call)
             .await
@@ -406,7 +445,8 @@ impl Core {
             // Lua numbers and `XRANGE … COUNT` take no more than this.
             .arg(max_events.min(1 << 53))
             .arg(self.ttl_secs())
-            .arg(max_bytes.min(1 << 53));
+            .arg(max_bytes.min(1 << 53))
+            .arg(u8::from(self.config.keep_epochs));
         let call = invocation.invoke_async::<Vec<Bytes>>(&mut conn);
         let reply = tokio::time::timeout(self.config.timeout, call)
             .await

@@ -88,6 +88,27 @@ impl RedisServer {
         }
     }
 
+    /// Writes a snapshot of the data now (`SAVE`, to `dump.rdb` in its
+    /// directory), which the server loads when it starts again: a restart
+    /// then brings back this older data, as Redis's default RDB persistence
+    /// does after a crash.
+    ///
+    /// # Panics
+    ///
+    /// When the server does not answer `+OK` within 10 s.
+    pub fn snapshot(&self) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+            .expect("connect to redis-server");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream.write_all(b"SAVE\r\n").expect("send SAVE");
+        let mut reply = [0u8; 5];
+        stream.read_exact(&mut reply).expect("the answer to SAVE");
+        assert_eq!(&reply, b"+OK\r\n", "SAVE");
+    }
+
     /// Freezes the server (`SIGSTOP`): connections stay open, nothing is
     /// answered, as with a Redis that hangs. [`RedisServer::thaw`] resumes it.
     pub fn freeze(&self) {

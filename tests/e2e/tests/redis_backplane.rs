@@ -25,10 +25,16 @@ use tokio::time::timeout;
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn hub(url: &str) -> Hub {
+    hub_keeping_epochs(url, false)
+}
+
+/// [`hub`], with [`ssekit_redis::RedisBuilder::keep_epochs_across_restarts`].
+fn hub_keeping_epochs(url: &str, keep: bool) -> Hub {
     let backplane = RedisBackplane::builder(url)
         .publish_timeout(Duration::from_millis(500))
         .check_interval(Duration::from_millis(100))
         .max_backoff(Duration::from_millis(200))
+        .keep_epochs_across_restarts(keep)
         .build()
         .expect("a backplane");
     Hub::builder().backplane(backplane).build()
@@ -332,7 +338,12 @@ async fn a_lost_live_message_is_filled_from_the_stream() {
 async fn redis_restarted_with_persistence_loses_nothing_and_resets_nobody() {
     let mut redis = RedisServer::start(Persistence::Aof);
     timeout(LIMIT, async {
-        let (a, b) = (hub(&redis.url()), hub(&redis.url()));
+        // `appendfsync always`: Redis loses nothing it acknowledged, so the
+        // topics may keep their epochs across its restart.
+        let (a, b) = (
+            hub_keeping_epochs(&redis.url(), true),
+            hub_keeping_epochs(&redis.url(), true),
+        );
         let mut on_b = Client::new(&b, "aof", Resume::Start);
         on_b.joined().await;
         for data in numbered("m", 1..=10) {
@@ -362,6 +373,58 @@ async fn redis_restarted_with_persistence_loses_nothing_and_resets_nobody() {
         let mut again = Client::new(&a, "aof", ssekit::EventId::new(m5).expect("an id"));
         again.read_until(|e| e.len() == 15).await;
         assert_eq!(again.datas(), numbered("m", 6..=20));
+    })
+    .await
+    .expect("within the time limit");
+}
+
+/// A Redis that comes back with older data (a snapshot, as RDB
+/// persistence loads after a crash) starts a new epoch: no id is given
+/// twice, and a client that saw what was lost gets `reset`, not the new
+/// events under the old ids. (Before, the topic kept its epoch and the lost
+/// offsets went to new events.) With `keep_epochs_across_restarts` the old
+/// epoch stays: the ids are given again, as that setting documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_back_with_older_data_starts_a_new_epoch_and_gives_no_id_twice() {
+    let mut redis = RedisServer::start(Persistence::None);
+    timeout(LIMIT, async {
+        for keep in [false, true] {
+            let topic = format!("older-{keep}");
+            let before = hub_keeping_epochs(&redis.url(), keep);
+            let mut ids = Vec::new();
+            for (i, data) in numbered("m", 1..=20).into_iter().enumerate() {
+                if i == 10 {
+                    redis.snapshot();
+                }
+                ids.push(
+                    before
+                        .publish_async(&topic, data)
+                        .await
+                        .expect("publish")
+                        .id()
+                        .clone(),
+                );
+            }
+            drop(before);
+            redis.restart(); // it loads the snapshot: m1..m10
+            let after = hub_keeping_epochs(&redis.url(), keep);
+            let mut again = Vec::new();
+            for data in numbered("n", 1..=15) {
+                again.push(publish_retrying(&after, &topic, &data).await.id().clone());
+            }
+            let reused = again.iter().filter(|id| ids.contains(id)).count();
+            // A client that saw m12, resuming once n1..n15 are there.
+            let m12 = ids[11].clone();
+            let mut client = Client::new(&after, &topic, m12);
+            client.read_until(|e| !e.is_empty()).await;
+            if keep {
+                assert_eq!(reused, 10, "kept epoch: m11..m20's ids given again");
+            } else {
+                assert_eq!(reused, 0, "no id given twice: {again:?} after {ids:?}");
+                let (ty, data, _) = &client.events[0];
+                assert_eq!((ty.as_str(), data.as_str()), ("reset", "unknown_epoch"));
+            }
+        }
     })
     .await
     .expect("within the time limit");
