@@ -53,7 +53,8 @@
 //! again to new events: a client that saw the lost ones, resuming once the
 //! new ones passed its id, would miss them without a `reset`. The scripts
 //! read the `run_id` (`INFO server`, about 10 µs of Redis's time per
-//! publish or read) and keep it with the epoch. With
+//! publish or read; a Redis user whose ACL forbids `INFO` gets an error from
+//! every publish: allow it `+info`) and keep it with the epoch. With
 //! [`RedisBuilder::keep_epochs_across_restarts`], for a Redis that loses
 //! nothing it acknowledged (`appendfsync always`, no failover to a lagging
 //! replica; `WAIT` is not used), a topic keeps its epoch and its history
