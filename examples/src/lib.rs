@@ -98,8 +98,9 @@ pub const ROOM_HISTORY_BYTES: usize = ROOM_HISTORY_EVENTS * (MAX_POST_BYTES + 12
 /// [`MAX_ROOMS`] for good.
 pub const ROOM_HISTORY_TTL: Duration = Duration::from_secs(60 * 60);
 
-/// The rooms in memory at once; a new room beyond is `503` until one goes
-/// ([`ROOM_HISTORY_TTL`]).
+/// The rooms in memory at once; a new room beyond lets the least recently
+/// used room nobody listens to go, and is `503` while every room has a
+/// listener.
 pub const MAX_ROOMS: usize = 64;
 
 /// The `retry:` a room's stream sends: how soon a browser reconnects.
@@ -186,7 +187,7 @@ impl Params {
         let mut params = Self::default();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(raw_name).ok_or_else(|| {
+            let name = percent_decode(raw_name, true).ok_or_else(|| {
                 BadRequest("invalid query string: a parameter name has bad percent-encoding or is not UTF-8".to_owned())
             })?;
             let slot = match name.as_str() {
@@ -194,7 +195,7 @@ impl Params {
                 "prompt" => Param::Prompt,
                 _ => continue,
             };
-            let value = percent_decode(raw_value)
+            let value = percent_decode(raw_value, true)
                 .ok_or_else(|| slot.bad("bad percent-encoding or not UTF-8"))?;
             match slot {
                 Param::IntervalMs => {
@@ -253,16 +254,11 @@ fn parse_interval(value: &str) -> Result<u64, BadRequest> {
         })
 }
 
-/// Decodes `application/x-www-form-urlencoded` text: `+` is a space, `%XX`
-/// a byte. `None` for a `%` not followed by two hex digits, or bytes that
-/// are not UTF-8.
-fn percent_decode(raw: &str) -> Option<String> {
-    decode(raw, true)
-}
-
-/// Percent-decodes `raw`, `+` a space with `plus_is_space` (a query), else
-/// itself (a path). `None` as for [`percent_decode`].
-fn decode(raw: &str, plus_is_space: bool) -> Option<String> {
+/// Percent-decodes `raw`: `%XX` is a byte, and `+` a space with
+/// `plus_is_space` (`application/x-www-form-urlencoded`, a query), else
+/// itself (a path). `None` for a `%` not followed by two hex digits, or
+/// bytes that are not UTF-8.
+fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut input = raw.bytes();
     while let Some(b) = input.next() {
@@ -565,7 +561,7 @@ where
         ("GET" | "HEAD" | "POST", Err(bad)) => Err(bad.into()),
         ("GET" | "HEAD", Ok(room)) => {
             let from = ssekit::Resume::from_request(last_event_id, Some(query));
-            in_room(&room, || hub().subscribe(&room, from.clone()))
+            in_room(&room, || hub().subscribe(&room, from))
                 .map(|stream| {
                     Answer::Room(
                         stream
@@ -575,10 +571,8 @@ where
                 })
                 .map_err(|err| hub_refusal(&err))
         }
-        ("POST", Ok(_)) if shutdown_token().is_cancelled() => Err(shutting_down()),
-        ("POST", Ok(room)) => body.map_err(Refusal::from).and_then(|body| {
-            let text = post_text(body.as_ref())?;
-            in_room(&room, || hub().publish(&room, Event::new(text.clone())))
+        ("POST", Ok(room)) => post_text(body).and_then(|text| {
+            in_room(&room, || hub().publish(&room, Event::new(text)))
                 .map(|published| Answer::Text(published.id().as_str().to_owned()))
                 .map_err(|err| hub_refusal(&err))
         }),
@@ -588,20 +582,22 @@ where
 }
 
 /// Runs `use_room` (a subscribe or a publish to `room`) and notes the
-/// room's use; when the hub holds [`MAX_ROOMS`] rooms already, first lets
-/// the least recently used room that nobody listens to go
+/// room's use; when `room` would be one more than the hub's [`MAX_ROOMS`],
+/// first lets the least recently used room that nobody listens to go
 /// ([`ssekit::Hub::remove_topic`]: its history with it, so a client that
-/// resumes there later gets `reset`), and tries once more. So rooms made
-/// once and left (one short post each) cannot keep new rooms out until
-/// their history expires; only [`MAX_ROOMS`] rooms with listeners can.
+/// resumes there later gets `reset`). So rooms made once and left (one
+/// short post each) cannot keep new rooms out until their history expires;
+/// only [`MAX_ROOMS`] rooms with listeners can (or, rarely, another new
+/// room taking the freed place first).
 fn in_room<T>(
     room: &str,
-    use_room: impl Fn() -> Result<T, ssekit::HubError>,
+    use_room: impl FnOnce() -> Result<T, ssekit::HubError>,
 ) -> Result<T, ssekit::HubError> {
-    let used = match use_room() {
-        Err(err) if err.is_too_many_topics() && let_idle_room_go() => use_room(),
-        used => used,
-    };
+    let full = hub().stats().topics >= MAX_ROOMS as u64;
+    if full && hub().topic_stats(room).is_none() {
+        let_idle_room_go();
+    }
+    let used = use_room();
     if used.is_ok() {
         let mut rooms = room_uses()
             .lock()
@@ -624,9 +620,8 @@ fn room_uses() -> &'static std::sync::Mutex<std::collections::HashMap<String, st
     USES.get_or_init(Default::default)
 }
 
-/// Removes the least recently used room that has no subscriber; whether
-/// one went.
-fn let_idle_room_go() -> bool {
+/// Removes the least recently used room that has no subscriber, if any.
+fn let_idle_room_go() {
     let mut rooms = room_uses()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -645,10 +640,9 @@ fn let_idle_room_go() -> bool {
         rooms.remove(&name);
         if hub().remove_topic(&name) {
             tracing::info!(room = %name, "the rooms are full: let the least recently used room nobody listens to go");
-            return true;
+            return;
         }
     }
-    false
 }
 
 /// The refusal for a hub error: `503` when the hub cannot take the request
@@ -683,14 +677,9 @@ where
 {
     let room = path.strip_prefix(ROOMS_PREFIX);
     if let (Some(room), "POST", Some(_)) = (room, method, REDIS.get()) {
-        let published = room_name(room).map_err(Refusal::from).and_then(|room| {
-            if shutdown_token().is_cancelled() {
-                return Err(shutting_down());
-            }
-            let body = body.map_err(Refusal::from)?;
-            let text = post_text(body.as_ref())?;
-            Ok(hub().publish_async(&room, Event::new(text)))
-        });
+        let published = room_name(room)
+            .map_err(Refusal::from)
+            .and_then(|room| Ok(hub().publish_async(&room, Event::new(post_text(body)?))));
         return Box::pin(async move {
             let publishing = match published {
                 Ok(publishing) => publishing,
@@ -706,15 +695,6 @@ where
     Box::pin(std::future::ready(answer))
 }
 
-/// The refusal of a post once shutdown began: in memory the hub goes with
-/// the process and its streams have ended, so the message would reach
-/// nobody; on Redis this instance takes no new work either (the client, or
-/// its load balancer, posts to another one), as the hyper-based servers
-/// already close their idle connections then.
-fn shutting_down() -> Refusal {
-    Refusal::unavailable("the server is shutting down; the message was not published")
-}
-
 /// A room's name: the path's rest after `/rooms/`, percent-decoded, as the
 /// frameworks' path extractors give it: `/rooms/caf%C3%A9` (what a browser
 /// sends for `café`) and `/rooms/café` are one room, and so are
@@ -724,19 +704,31 @@ fn room_name(raw: &str) -> Result<Cow<'_, str>, BadRequest> {
     if !raw.contains('%') {
         return Ok(Cow::Borrowed(raw));
     }
-    decode(raw, false)
+    percent_decode(raw, false)
         .map(Cow::Owned)
         .ok_or_else(|| BadRequest("invalid room: bad percent-encoding or not UTF-8".to_owned()))
 }
 
-/// A room message: 1 to [`MAX_POST_BYTES`] bytes of UTF-8 text.
-fn post_text(body: &[u8]) -> Result<String, BadRequest> {
+/// A room message: 1 to [`MAX_POST_BYTES`] bytes of UTF-8 text, from the
+/// body as read, and not once shutdown began (`503`): in memory the hub goes
+/// with the process and its streams have ended, so the message would reach
+/// nobody; on Redis this instance takes no new work either (the client, or
+/// its load balancer, posts to another one), as the hyper-based servers
+/// already close their idle connections then.
+fn post_text(body: Result<impl AsRef<[u8]>, BodyError>) -> Result<String, Refusal> {
+    if shutdown_token().is_cancelled() {
+        return Err(Refusal::unavailable(
+            "the server is shutting down; the message was not published",
+        ));
+    }
+    let body = body?;
+    let body = body.as_ref();
     if body.is_empty() {
-        return Err(BadRequest("invalid body: empty".to_owned()));
+        return Err(BadRequest("invalid body: empty".to_owned()).into());
     }
     std::str::from_utf8(body)
         .map(str::to_owned)
-        .map_err(|_| BadRequest("invalid body: not UTF-8".to_owned()))
+        .map_err(|_| BadRequest("invalid body: not UTF-8".to_owned()).into())
 }
 
 /// The SSE demos, by route.

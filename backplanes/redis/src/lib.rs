@@ -78,23 +78,31 @@ use ssekit::hub::{
 };
 use tokio::sync::mpsc;
 
-/// One publish: epoch (minted if missing, or if Redis restarted since it
-/// was minted: its `run_id` changed, unless ARGV[6] is `1`), offset,
-/// history, expiry, live.
-const PUBLISH: &str = r"
+/// The start of both scripts: the topic's epoch in `epoch`, minted (ARGV[1],
+/// the history deleted, `minted` true) if it has none, or if Redis restarted
+/// since it was minted (its `run_id` changed) unless `keep` is `1` (set by
+/// the script before this). One piece of Lua, so that a publish and a read
+/// always agree on when an epoch is stale.
+const EPOCH: &str = r"
 local run = ''
-if ARGV[6] ~= '1' then
+if keep ~= '1' then
   run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
 end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if epoch and (redis.call('HGET', KEYS[1], 'run') or '') ~= run then
   epoch = false
 end
-if not epoch then
+local minted = not epoch
+if minted then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0, 'run', run)
 end
+";
+
+/// One publish, after [`EPOCH`] (`keep` is ARGV[6]): offset, history,
+/// expiry, live.
+const PUBLISH: &str = r"
 local top = string.format('%d', redis.call('HINCRBY', KEYS[1], 'top', 1))
 local event = 'id: ' .. epoch .. '-' .. top .. '\n' .. ARGV[2]
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], top .. '-0', 'e', event)
@@ -104,24 +112,12 @@ redis.call('PUBLISH', ARGV[5], event)
 return {epoch, top}
 ";
 
-/// One read: the top (minting an epoch if missing or minted before Redis
-/// restarted, as [`PUBLISH`] does, ARGV[7] for its ARGV[6], so that every
-/// instance gives out the same), and the events after ARGV[2]-ARGV[3] if that is in
-/// the epoch and at most ARGV[4] behind; only `over` instead of them when
-/// they hold more than ARGV[6] bytes.
+/// One read, after [`EPOCH`] (`keep` is ARGV[7]; a minted epoch is the same
+/// for every instance): the top, and the events after ARGV[2]-ARGV[3] if
+/// that is in the epoch and at most ARGV[4] behind; only `over` instead of
+/// them when they hold more than ARGV[6] bytes.
 const READ: &str = r"
-local run = ''
-if ARGV[7] ~= '1' then
-  run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or ''
-end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if epoch and (redis.call('HGET', KEYS[1], 'run') or '') ~= run then
-  epoch = false
-end
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0, 'run', run)
+if minted then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
 local top = redis.call('HGET', KEYS[1], 'top')
@@ -323,8 +319,8 @@ impl RedisBuilder {
             client,
             channel_prefix,
             conn,
-            publish: redis::Script::new(PUBLISH),
-            read: redis::Script::new(READ),
+            publish: redis::Script::new(&format!("local keep = ARGV[6]{EPOCH}{PUBLISH}")),
+            read: redis::Script::new(&format!("local keep = ARGV[7]{EPOCH}{READ}")),
             config: self.config,
             feed: OnceLock::new(),
         });
