@@ -714,18 +714,14 @@ mod scenarios {
     /// is given up: its connection closes within the head and body timeouts
     /// (and some slack), with at most a `408`. (Before session 12 poem, which
     /// sets no timeout on a head, held both for ever, and axum and warp the
-    /// silent one: hyper waits for the first bytes with no timeout. actix-web
-    /// still holds a silent one: its HTTP/2 detection waits for the first
-    /// bytes with no timeout and the demo cannot reach it; see the README.)
+    /// silent one: hyper waits for the first bytes with no timeout. Before
+    /// session 13 actix-web held the silent one: its HTTP/2 detection waits
+    /// for the first bytes with no timeout.)
     pub(crate) fn half_head_is_given_up(name: &str, addr: SocketAddr) {
         use ssekit_examples::limits;
         use std::io::{Read as _, Write as _};
         let bound = limits::FIRST_ANSWER_WITHIN + Duration::from_secs(10);
-        let parts: &[&[u8]] = if name == "actix-web" {
-            &[b"GET /format HTTP/1.1\r\nHost: x\r\n"]
-        } else {
-            &[b"GET /format HTTP/1.1\r\nHost: x\r\n", b""]
-        };
+        let parts: &[&[u8]] = &[b"GET /format HTTP/1.1\r\nHost: x\r\n", b""];
         let clients: Vec<std::net::TcpStream> = parts
             .iter()
             .map(|part| {

@@ -6,11 +6,17 @@
 //! answer into an actix-web response, so the four binaries answer alike.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
+use actix_http::HttpService;
+use actix_http::error::DispatchError;
+use actix_service::{ServiceFactoryExt as _, map_config};
+use actix_web::dev::{AppConfig, Extensions, fn_service};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::rt::net::TcpStream;
 use actix_web::web::Bytes;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, Responder as _, web};
+use actix_web::{App, HttpRequest, HttpResponse, Responder as _, web};
 use ssekit_actix_web::{ChunkedResponse, SseResponse};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
 
@@ -71,9 +77,64 @@ async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
     }
 }
 
+/// The server `HttpServer::listen_auto_h2c` builds (HTTP/1.1, and HTTP/2
+/// with prior knowledge), with the demo's limits, and one step in front:
+/// a connection that sends nothing within [`limits::FIRST_ANSWER_WITHIN`]
+/// is closed. `HttpServer` cannot do that: actix-http peeks at the first
+/// bytes for the HTTP/2 preface with no timeout, before any of its own
+/// timers start, so a client that connects and stays silent would hold one
+/// of `--max-connections` for ever. Past the first bytes, actix-http's
+/// timers take over (`client_request_timeout` for the head, the demo's for
+/// a body).
+fn serve(
+    listener: std::net::TcpListener,
+    workers: usize,
+    per_worker: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    let addr = listener.local_addr()?;
+    let server = actix_web::dev::Server::build()
+        .workers(workers)
+        .max_concurrent_connections(per_worker)
+        // Our signal handler ends the event streams first, then stops the
+        // server gracefully (actix-web's own would wait for the streams).
+        .disable_signals()
+        .shutdown_timeout(ssekit_examples::GRACEFUL_SHUTDOWN_LIMIT.as_secs())
+        .listen("ssekit-demo", listener, move || {
+            let app = App::new().default_service(web::to(handle));
+            let http = HttpService::build()
+                .client_request_timeout(limits::HEADER_READ_TIMEOUT)
+                // `HttpServer`'s default: a closing connection gets 1 s to
+                // take its last bytes.
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // A stream whose client left ends at once, with nothing
+                // written to it.
+                .on_connect_ext(|io: &TcpStream, extensions: &mut Extensions| {
+                    ssekit_actix_web::on_connect(io, extensions);
+                })
+                // The app reads no connection info, so `AppConfig`'s
+                // defaults (its fallback host and address) go unread.
+                .finish(map_config(app, |()| AppConfig::default()))
+                .tcp_auto_h2c();
+            fn_service(first_bytes).and_then(http)
+        })?;
+    Ok(server.run())
+}
+
+/// A new connection, handed on once it has sent something (or closed),
+/// dropped if it has not within [`limits::FIRST_ANSWER_WITHIN`]. Waiting
+/// for readability reads nothing: actix-http's peek then sees all of it.
+async fn first_bytes(io: TcpStream) -> Result<TcpStream, DispatchError> {
+    match tokio::time::timeout(limits::FIRST_ANSWER_WITHIN, io.readable()).await {
+        Ok(Ok(())) => Ok(io),
+        Ok(Err(err)) => Err(DispatchError::Io(err)),
+        Err(_) => Err(DispatchError::SlowRequestTimeout),
+    }
+}
+
 /// How long the streams get to write their final event and last chunk after
 /// the shutdown signal, before actix-web stops (see `main`).
-const ACTIX_FLUSH: std::time::Duration = std::time::Duration::from_millis(200);
+const ACTIX_FLUSH: Duration = Duration::from_millis(200);
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -93,19 +154,8 @@ async fn main() -> ExitCode {
         .min(max_connections / 2)
         .max(1);
     let per_worker = max_connections / workers;
-    let server = HttpServer::new(|| App::new().default_service(web::to(handle)))
-        .workers(workers)
-        // A stream whose client left ends at once, with nothing written to it.
-        .on_connect(ssekit_actix_web::on_connect)
-        .max_connections(per_worker)
-        .client_request_timeout(limits::HEADER_READ_TIMEOUT)
-        // Our signal handler ends the event streams first, then stops the
-        // server gracefully (actix-web's own would wait for the streams).
-        .disable_signals()
-        .shutdown_timeout(ssekit_examples::GRACEFUL_SHUTDOWN_LIMIT.as_secs())
-        .listen_auto_h2c(listener);
-    let server = match server {
-        Ok(server) => server.run(),
+    let server = match serve(listener, workers, per_worker) {
+        Ok(server) => server,
         Err(err) => return ssekit_examples::exit_code(Err(err)),
     };
     let handle = server.handle();
