@@ -19,10 +19,12 @@ use actix_web::web::Bytes;
 use actix_web::{App, HttpRequest, HttpResponse, Responder as _, web};
 use ssekit_actix_web::{ChunkedResponse, SseResponse};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
+use tokio_util::task::TaskTracker;
 
 /// `HEAD` gets the `GET` answer; the adapter's responses drop their body
 /// for it.
 async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let _handling = HANDLING.token();
     let request = &request;
     let uri = request.uri();
     let body = if ssekit_examples::needs_body(request.method().as_str(), uri.path()) {
@@ -132,8 +134,16 @@ async fn first_bytes(io: TcpStream) -> Result<TcpStream, DispatchError> {
     }
 }
 
-/// How long the streams get to write their final event and last chunk after
-/// the shutdown signal, before actix-web stops (see `main`).
+/// The requests being handled (until their response is made; an event
+/// stream's body is not counted): the shutdown waits for them, as the
+/// hyper-based servers' graceful shutdown does, before it stops actix-web
+/// (which stops without waiting, see `main`). A post to a room on a Redis
+/// that hangs is one: it gets its `503` instead of a closed connection.
+static HANDLING: std::sync::LazyLock<TaskTracker> = std::sync::LazyLock::new(TaskTracker::new);
+
+/// How long the responses get to write their last bytes (an event stream
+/// its final event and last chunk) once the requests being handled are
+/// done, before actix-web stops (see `main`).
 const ACTIX_FLUSH: Duration = Duration::from_millis(200);
 
 #[actix_web::main]
@@ -163,9 +173,13 @@ async fn main() -> ExitCode {
         ssekit_examples::shutdown_signal().await;
         // actix-web's graceful stop also waits for every idle keep-alive
         // connection, up to its shutdown timeout; the event streams have
-        // ended on the token, so give them a moment to write their last
-        // bytes, then stop without waiting for idle connections.
+        // ended on the token, so wait for the requests still being handled
+        // (up to the same limit), give the responses a moment to write
+        // their last bytes, then stop without waiting for idle connections.
         handle.pause().await; // no new connections from here on
+        HANDLING.close();
+        let _ =
+            tokio::time::timeout(ssekit_examples::GRACEFUL_SHUTDOWN_LIMIT, HANDLING.wait()).await;
         tokio::time::sleep(ACTIX_FLUSH).await;
         handle.stop(false).await;
     });

@@ -276,6 +276,42 @@ async fn posts_racing_on_two_frameworks_get_unique_contiguous_ids() {
     drop(demos);
 }
 
+/// A post still waiting on a Redis that hangs when the shutdown signal comes
+/// gets its answer (`503`: the message may have been published) before the
+/// instance exits, which it does within its graceful limit. (actix-web
+/// stopped 200 ms after the signal and closed such a post's connection with
+/// no answer before session 13.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_waiting_on_a_hung_redis_is_answered_before_the_instance_exits() {
+    let redis = RedisServer::start(Persistence::None);
+    let url = redis.url();
+    let all = async {
+        for name in frameworks() {
+            let mut demo =
+                DemoProcess::start_with_args(&name, &demo_binary(&name), &["--redis", &url]);
+            let mut stream = tokio::net::TcpStream::connect(demo.addr)
+                .await
+                .expect("connect");
+            let before = keep_alive_post(&mut stream, "hung", "before").await;
+            assert_eq!(before, Some(200), "{name}");
+            redis.freeze();
+            let during =
+                tokio::spawn(async move { keep_alive_post(&mut stream, "hung", "during").await });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let exited = tokio::task::block_in_place(|| demo.terminate(Duration::from_secs(10)));
+            let answer = during.await.expect("the post's task");
+            redis.thaw();
+            assert_eq!(
+                answer,
+                Some(503),
+                "{name}: a post waiting on Redis at the shutdown signal"
+            );
+            assert!(exited, "{name} exited with a failure");
+        }
+    };
+    timeout(LIMIT, all).await.expect("bounded in time");
+}
+
 /// A post that comes after the shutdown signal, on a connection kept alive
 /// from before it, is refused on Redis too (`503`, or the connection
 /// closed): the instance is going and takes no new work. (actix-web keeps
