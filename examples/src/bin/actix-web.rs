@@ -5,12 +5,15 @@
 //! decides (route, method, query, `Last-Event-ID`), this file only turns its
 //! answer into an actix-web response, so the four binaries answer alike.
 
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_http::HttpService;
 use actix_http::error::DispatchError;
 use actix_service::{ServiceFactoryExt as _, map_config};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{AppConfig, Extensions, fn_service};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -20,12 +23,23 @@ use actix_web::{App, HttpRequest, HttpResponse, Responder as _, web};
 use ssekit_actix_web::{ChunkedResponse, SseResponse};
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
 use tokio_util::task::TaskTracker;
+use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// `HEAD` gets the `GET` answer; the adapter's responses drop their body
 /// for it.
 async fn handle(request: HttpRequest, payload: web::Payload) -> HttpResponse {
-    let _handling = HANDLING.token();
-    let request = &request;
+    let token = HANDLING.token();
+    respond(&request, payload)
+        .await
+        .map_body(|_, body| Handled {
+            body,
+            _token: token,
+        })
+        .map_into_boxed_body()
+}
+
+/// The answer to one request, as an actix-web response.
+async fn respond(request: &HttpRequest, payload: web::Payload) -> HttpResponse {
     let uri = request.uri();
     let body = if ssekit_examples::needs_body(request.method().as_str(), uri.path()) {
         ssekit_examples::read_body(
@@ -134,16 +148,39 @@ async fn first_bytes(io: TcpStream) -> Result<TcpStream, DispatchError> {
     }
 }
 
-/// The requests being handled (until their response is made; an event
-/// stream's body is not counted): the shutdown waits for them, as the
-/// hyper-based servers' graceful shutdown does, before it stops actix-web
-/// (which stops without waiting, see `main`). A post to a room on a Redis
-/// that hangs is one: it gets its `503` instead of a closed connection.
+/// The requests being answered, from their start until their response's
+/// body is done (an event stream's body is done once the stream ended):
+/// the shutdown waits for them, as the hyper-based servers' graceful
+/// shutdown does, before it stops actix-web (which stops without waiting,
+/// see `main`). So every stream's final event and last chunk are written
+/// however many streams are open, and a post to a room on a Redis that hangs
+/// gets its `503` instead of a closed connection.
 static HANDLING: std::sync::LazyLock<TaskTracker> = std::sync::LazyLock::new(TaskTracker::new);
 
-/// How long the responses get to write their last bytes (an event stream
-/// its final event and last chunk) once the requests being handled are
-/// done, before actix-web stops (see `main`).
+/// A response body that counts in [`HANDLING`] until it is dropped, which
+/// actix-http does once it has written it all (or the client left).
+struct Handled {
+    body: BoxBody,
+    _token: TaskTrackerToken,
+}
+
+impl MessageBody for Handled {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+/// How long the responses get to flush their last bytes once their bodies
+/// are done, before actix-web stops (see `main`).
 const ACTIX_FLUSH: Duration = Duration::from_millis(200);
 
 #[actix_web::main]
@@ -173,9 +210,9 @@ async fn main() -> ExitCode {
         ssekit_examples::shutdown_signal().await;
         // actix-web's graceful stop also waits for every idle keep-alive
         // connection, up to its shutdown timeout; the event streams have
-        // ended on the token, so wait for the requests still being handled
-        // (up to the same limit), give the responses a moment to write
-        // their last bytes, then stop without waiting for idle connections.
+        // ended on the token, so wait for the responses still being written
+        // (up to the same limit), give them a moment to flush, then stop
+        // without waiting for idle connections.
         handle.pause().await; // no new connections from here on
         HANDLING.close();
         let _ =
