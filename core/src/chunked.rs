@@ -194,7 +194,7 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         let mut this = self.project();
         if let Some(shutdown) = this.shutdown.as_mut() {
-            if shutdown.poll_fired(cx).is_ready() {
+            if shutdown.poll_fired(cx) {
                 *this.shutdown = None;
                 *this.done = true;
             }

@@ -23,7 +23,7 @@ use std::hash::{BuildHasher as _, RandomState};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::Context;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -133,7 +133,7 @@ impl Shutdown {
 
     pub(crate) fn into_signal(self) -> ShutdownSignal {
         ShutdownSignal {
-            cancelled: Some(Box::pin(self.token.cancelled_owned())),
+            state: State::Waiting(Box::pin(self.token.cancelled_owned())),
             farewell: self.farewell,
         }
     }
@@ -148,40 +148,92 @@ impl fmt::Debug for Shutdown {
     }
 }
 
-/// The per-stream state: the pending cancellation and what to write then.
+/// The most bytes of events that are ready when the shutdown comes (a hub
+/// subscriber's queue, a channel's backlog) written before the final event:
+/// a hub subscriber's whole default queue
+/// ([`HubBuilder::subscriber_queue_bytes`](crate::HubBuilder::subscriber_queue_bytes)).
+pub(crate) const DRAIN_BYTES: usize = 1 << 20;
+
+/// The per-stream state: the pending cancellation, then what is left to
+/// write before the stream ends.
 pub(crate) struct ShutdownSignal {
-    // Boxed: the future is `!Unpin`; `None` once it has fired.
-    cancelled: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    state: State,
     farewell: Arc<Farewell>,
 }
 
+enum State {
+    /// Boxed: the future is `!Unpin`.
+    Waiting(Pin<Box<WaitForCancellationFutureOwned>>),
+    /// Fired: at most `left` more bytes of ready events, then the final
+    /// event.
+    Draining { left: usize },
+    /// The final event was taken.
+    Said,
+}
+
 impl ShutdownSignal {
-    /// `Ready(final bytes)` once, when the token is cancelled: `Some` is the
-    /// final event to write, `None` that there is none. After that the
-    /// stream must end.
-    pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let Some(cancelled) = self.cancelled.as_mut() else {
-            return Poll::Pending;
+    /// Whether the shutdown has fired (it stays fired); while it has not,
+    /// `cx` is woken when it does.
+    pub(crate) fn poll_fired(&mut self, cx: &mut Context<'_>) -> bool {
+        let State::Waiting(cancelled) = &mut self.state else {
+            return true;
         };
         if cancelled.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
+            return false;
         }
-        self.cancelled = None;
-        Poll::Ready(match &*self.farewell {
+        self.state = State::Draining { left: DRAIN_BYTES };
+        true
+    }
+
+    /// How many more bytes of ready events may be written before the final
+    /// event (only once fired).
+    pub(crate) fn drain_left(&self) -> usize {
+        match self.state {
+            State::Draining { left } => left,
+            State::Waiting(_) | State::Said => 0,
+        }
+    }
+
+    /// Counts `bytes` written since the shutdown fired.
+    pub(crate) fn drained(&mut self, bytes: usize) {
+        if let State::Draining { left } = &mut self.state {
+            *left = left.saturating_sub(bytes);
+        }
+    }
+
+    /// Whether the final event is still to be taken after firing (for a
+    /// size hint).
+    pub(crate) fn farewell_due(&self) -> bool {
+        matches!(self.state, State::Draining { .. }) && !matches!(*self.farewell, Farewell::Nothing)
+    }
+
+    /// The final event to write, once, after the shutdown fired: `None`
+    /// before it fired, after it was taken, or when there is none.
+    pub(crate) fn take_farewell(&mut self) -> Option<Bytes> {
+        if !matches!(self.state, State::Draining { .. }) {
+            return None;
+        }
+        self.state = State::Said;
+        match &*self.farewell {
             Farewell::Nothing => None,
             Farewell::Event(bytes) => Some(bytes.clone()),
             Farewell::Retry { min, jitter } => {
                 let delay = min.saturating_add(random_below(*jitter));
                 Some(encode::encode(&Event::default().retry(delay)))
             }
-        })
+        }
     }
 }
 
 impl fmt::Debug for ShutdownSignal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Waiting(_) => "waiting",
+            State::Draining { .. } => "draining",
+            State::Said => "said",
+        };
         f.debug_struct("ShutdownSignal")
-            .field("fired", &self.cancelled.is_none())
+            .field("state", &state)
             .finish_non_exhaustive()
     }
 }

@@ -563,8 +563,8 @@ impl<S> EventStream<S> {
     /// ([`HubBuilder::subscriber_queue_bytes`](crate::HubBuilder::subscriber_queue_bytes))
     /// must hold what the topic publishes in `delay`, with room to spare, or
     /// the subscriber is dropped as slow. A [`shutdown`](Self::shutdown)
-    /// does not wait for a burst to gather: what waits is not written,
-    /// like anything else the inner stream has not yielded.
+    /// does not wait for a burst to gather: what has gathered is written at
+    /// once, then the final event.
     ///
     /// ```
     /// use std::time::Duration;
@@ -595,8 +595,11 @@ impl<S> EventStream<S> {
     /// Ends the stream when the application shuts down: once the
     /// [`Shutdown`]'s token is cancelled, the stream writes its final event
     /// (by default a jittered `retry:` hint) and the body ends cleanly.
-    /// Events the inner stream has not yet yielded are not written; a
-    /// hub subscriber resumes them from history when it reconnects.
+    /// Events the inner stream has ready then (a hub subscriber's queue, a
+    /// channel's backlog: up to 1 MiB) are written first, so a subscriber
+    /// still connected gets what was published before the shutdown; events
+    /// the inner stream would have to wait for are not, and a hub
+    /// subscriber resumes them from history when it reconnects.
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = Some(shutdown.into_signal());
         self
@@ -852,28 +855,37 @@ where
         let mut this = self.project();
         let settings = &**this.settings;
         if let Some(pending) = this.pending.take() {
+            if let Some(shutdown) = this.shutdown.as_mut() {
+                shutdown.drained(pending.len());
+            }
             return Poll::Ready(Some(pending));
         }
         // A long data line was just handed on: its end comes first, alone if
-        // the stream ends or shuts down now, else joined by the next events.
+        // the stream ends now, else joined by the next events.
         let line_end = mem::take(this.line_open).then(|| Bytes::from_static(encode::LONG_LINE_END));
         if *this.done {
-            return Poll::Ready(line_end);
+            // After the last events, the shutdown's final event, if it came.
+            return Poll::Ready(line_end.or_else(|| {
+                this.shutdown
+                    .as_mut()
+                    .and_then(ShutdownSignal::take_farewell)
+            }));
         }
+        // Once the shutdown came, what the inner stream has ready now is
+        // written (up to `DRAIN_BYTES`), not waited for, then the final event.
+        let mut limit = MAX_BATCH_BYTES;
+        let mut closing = false;
         if let Some(shutdown) = this.shutdown.as_mut() {
-            if let Poll::Ready(farewell) = shutdown.poll_fired(cx) {
-                *this.done = true;
-                if line_end.is_some() {
-                    *this.pending = farewell;
-                    return Poll::Ready(line_end);
-                }
-                return Poll::Ready(farewell);
+            if shutdown.poll_fired(cx) {
+                closing = true;
+                limit = limit.min(shutdown.drain_left());
+                *this.done |= limit == 0;
             }
         }
 
         // (Idle and gathering turns follow a poll that handed nothing on, so
         // no long line is open then.)
-        if *this.turn != Turn::Busy && line_end.is_none() {
+        if *this.turn != Turn::Busy && line_end.is_none() && !closing {
             if *this.turn == Turn::Idle && settings.coalesce_us > 0 {
                 *this.turn = Self::gather(
                     this.timer,
@@ -898,7 +910,7 @@ where
             held: line_end,
             ..Batch::default()
         };
-        while !*this.done && batch.len() < MAX_BATCH_BYTES {
+        while !*this.done && batch.len() < limit {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match item.into_frame() {
                     Ok(frame) => match batch.push(frame, this.spares, *this.long_lines) {
@@ -916,11 +928,18 @@ where
                     Err(ItemFailed(())) => *this.done = true,
                 },
                 Poll::Ready(None) => *this.done = true,
-                Poll::Pending => break,
+                Poll::Pending => {
+                    // Closing: nothing more is waited for.
+                    *this.done |= closing;
+                    break;
+                }
             }
         }
         let idle_write = Self::idle_write(settings.keep_alive.as_ref(), settings.probe);
         if let Some(frame) = batch.finish(this.spares).or_else(|| this.pending.take()) {
+            if let (true, Some(shutdown)) = (closing, this.shutdown.as_mut()) {
+                shutdown.drained(frame.len());
+            }
             if (idle_write.is_some() && this.timer.is_some()) || settings.coalesce_us > 0 {
                 // Not a timer reset per frame (a timer-wheel update each):
                 // the timer, when it fires, moves itself to this instant plus
@@ -933,7 +952,11 @@ where
         // burst comes.
         this.spares.clear();
         if *this.done {
-            return Poll::Ready(None);
+            return Poll::Ready(
+                this.shutdown
+                    .as_mut()
+                    .and_then(ShutdownSignal::take_farewell),
+            );
         }
 
         // Idle: keep-alive (or disconnect probe).
@@ -965,7 +988,14 @@ where
     fn size_hint(&self) -> (usize, Option<usize>) {
         let pending = usize::from(self.pending.is_some());
         if self.done {
-            (pending, Some(pending + usize::from(self.line_open)))
+            let farewell = self
+                .shutdown
+                .as_ref()
+                .is_some_and(ShutdownSignal::farewell_due);
+            (
+                pending,
+                Some(pending + usize::from(self.line_open) + usize::from(farewell)),
+            )
         } else {
             (pending, None)
         }
@@ -1564,6 +1594,53 @@ mod tests {
         drop(tx);
     }
 
+    #[tokio::test]
+    async fn shutdown_writes_what_is_ready_first_and_waits_for_nothing_more() {
+        let token = tokio_util::sync::CancellationToken::new();
+        let (tx, rx) = mpsc::unbounded_channel::<Event>();
+        let mut body = EventStream::new(ReceiverStream(rx))
+            .shutdown(crate::Shutdown::new(token.clone()).final_event(&Event::new("bye")));
+        tx.send(Event::new("a")).unwrap();
+        tx.send(Event::new("b")).unwrap();
+        token.cancel();
+        assert_eq!(&body.next().await.unwrap()[..], b"data: a\n\ndata: b\n\n");
+        let (_, upper) = body.size_hint();
+        assert_eq!(upper, Some(1), "the final event is all that is left");
+        assert_eq!(&body.next().await.unwrap()[..], b"data: bye\n\n");
+        tx.send(Event::new("late")).unwrap();
+        assert!(
+            body.next().await.is_none(),
+            "nothing sent after it is waited for"
+        );
+        assert!(body.next().await.is_none(), "and it stays ended");
+    }
+
+    #[tokio::test]
+    async fn shutdown_writes_at_most_a_bounded_backlog() {
+        let token = tokio_util::sync::CancellationToken::new();
+        token.cancel();
+        // Always ready, never ending: only the bound stops the backlog.
+        let event = Event::new("x".repeat(1000));
+        let mut body = EventStream::new(stream::repeat(event))
+            .shutdown(crate::Shutdown::new(token).final_event(&Event::new("bye")));
+        let mut written = 0;
+        let mut last = Bytes::new();
+        for _ in 0..10_000 {
+            let Some(frame) = body.next().await else {
+                break;
+            };
+            written += frame.len();
+            last = frame;
+        }
+        assert_eq!(&last[..], b"data: bye\n\n");
+        assert!(body.next().await.is_none());
+        assert!(
+            (crate::shutdown::DRAIN_BYTES..=crate::shutdown::DRAIN_BYTES + MAX_BATCH_BYTES + 2000)
+                .contains(&written),
+            "{written} bytes"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn coalesce_lets_a_shutdown_through_at_once() {
         let token = tokio_util::sync::CancellationToken::new();
@@ -1578,7 +1655,12 @@ mod tests {
         assert!(pending_now(&mut body).await, "b waits for the burst");
         let start = Instant::now();
         token.cancel();
-        assert!(body.next().await.is_none(), "the shutdown ends it at once");
+        assert_eq!(
+            &body.next().await.unwrap()[..],
+            b"data: b\n\n",
+            "what gathered is written at once"
+        );
+        assert!(body.next().await.is_none(), "then the shutdown ends it");
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 

@@ -121,6 +121,7 @@ macro_rules! for_each_hub_scenario {
             hub_non_reading_client_is_dropped_reading_one_stays,
             hub_thousand_reconnects_deliver_every_event_once_in_order,
             graceful_shutdown_ends_open_streams_cleanly,
+            hub_shutdown_writes_what_was_published_before_it,
             hub_coalesced_bursts_arrive_whole_and_in_order,
             hub_keep_alive_while_the_topic_is_quiet,
         );
@@ -749,6 +750,51 @@ pub async fn graceful_shutdown_ends_open_streams_cleanly<F: HubFramework>() {
             rest,
             vec![Parsed::Retry { ms: 1500 }],
             "stream {i}: the final event, then a clean end"
+        );
+    }
+    drop(readers);
+    tokio::time::timeout(STEP_TIMEOUT, server.finished)
+        .await
+        .expect("the framework's graceful shutdown completes once the streams have ended")
+        .expect("the server task reported its end");
+}
+
+/// Shutdown right after a burst: events published before the token is
+/// cancelled, and still queued for a subscriber when its stream sees the
+/// shutdown, are written before the final event. (They are published and
+/// the token cancelled with no await between, so the connections' tasks
+/// run after both; until session 13 the queued events were dropped and the
+/// stream wrote only its final event.)
+pub async fn hub_shutdown_writes_what_was_published_before_it<F: HubFramework>() {
+    const BURST: usize = 100;
+    let hub = Hub::new();
+    let token = ssekit::CancellationToken::new();
+    let shutdown =
+        ssekit::Shutdown::new(token.clone()).retry(Duration::from_millis(1500), Duration::ZERO);
+    let server = F::serve_hub_graceful(hub.clone(), shutdown).await;
+    let mut readers = Vec::new();
+    for version in [Version::Http1, Version::Http2] {
+        readers.push(SseReader::new(
+            get(server.addr, "/hub/burst", &[], version).await,
+        ));
+    }
+    wait_for_subscribers(&hub, "burst", readers.len()).await;
+    let mut expected: Vec<Parsed> = (0..BURST)
+        .map(|i| {
+            let text = format!("m{i}");
+            let published = hub.publish("burst", text.clone()).expect("valid topic");
+            Parsed::message(&text, published.id().as_str())
+        })
+        .collect();
+    token.cancel();
+    expected.push(Parsed::Retry { ms: 1500 });
+    for (i, reader) in readers.iter_mut().enumerate() {
+        let rest = reader.rest().await;
+        assert_eq!(
+            rest,
+            expected,
+            "{}: stream {i}: the burst, then the final event, then a clean end",
+            F::NAME
         );
     }
     drop(readers);
