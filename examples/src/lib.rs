@@ -315,8 +315,9 @@ impl Answer {
 pub struct Refusal {
     /// `400`, `404`, `405`, `408` or `503`.
     pub status: u16,
-    /// [`ALLOW`] on a `405`, else `None`.
-    pub allow: Option<&'static str>,
+    /// A header to send with it, as a lowercase name and a value: `allow`
+    /// ([`ALLOW`] or [`ROOM_ALLOW`]) on a `405`, `retry-after` on a `503`.
+    pub header: Option<(&'static str, &'static str)>,
     /// The body: what was wrong.
     pub message: String,
 }
@@ -326,11 +327,13 @@ pub const REFUSAL_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
 impl Refusal {
     /// A `503`: the server cannot take the request now; `why` follows
-    /// "service unavailable: ".
+    /// "service unavailable: ". `Retry-After: 1`: the rooms are full until
+    /// one is let go, Redis is back within its reconnect, and a client or
+    /// load balancer that sees the shutdown's `503` goes to another instance.
     fn unavailable(why: impl std::fmt::Display) -> Self {
         Self {
             status: 503,
-            allow: None,
+            header: Some(("retry-after", "1")),
             message: format!("service unavailable: {why}"),
         }
     }
@@ -340,7 +343,7 @@ impl From<BadRequest> for Refusal {
     fn from(BadRequest(message): BadRequest) -> Self {
         Self {
             status: 400,
-            allow: None,
+            header: None,
             message,
         }
     }
@@ -393,7 +396,7 @@ impl From<BodyError> for Refusal {
     fn from(err: BodyError) -> Self {
         Self {
             status: if err == BodyError::TimedOut { 408 } else { 400 },
-            allow: None,
+            header: None,
             message: err.to_string(),
         }
     }
@@ -509,7 +512,7 @@ where
             (None, None) => {
                 return Answer::Refused(Refusal {
                     status: 404,
-                    allow: None,
+                    header: None,
                     message: "not found: see / for the routes".to_owned(),
                 });
             }
@@ -539,7 +542,7 @@ where
 fn not_allowed(allow: &'static str) -> Answer {
     Answer::Refused(Refusal {
         status: 405,
-        allow: Some(allow),
+        header: Some(("allow", allow)),
         message: format!("method not allowed: this route answers {allow}"),
     })
 }
@@ -639,7 +642,8 @@ fn let_idle_room_go() {
     for (_, name) in idle {
         rooms.remove(&name);
         if hub().remove_topic(&name) {
-            tracing::info!(room = %name, "the rooms are full: let the least recently used room nobody listens to go");
+            // `debug`: a client posting to new rooms would get a line per post.
+            tracing::debug!(room = %name, "the rooms are full: let the least recently used room nobody listens to go");
             return;
         }
     }
@@ -1653,8 +1657,8 @@ mod tests {
         assert_eq!(refusal(answer("POST", "/nope", "", none())).status, 404);
         let wrong_method = refusal(answer("POST", "/sse", "interval_ms=0", none()));
         assert_eq!(
-            (wrong_method.status, wrong_method.allow),
-            (405, Some(ALLOW))
+            (wrong_method.status, wrong_method.header),
+            (405, Some(("allow", ALLOW)))
         );
         assert_eq!(
             refusal(answer("HEAD", "/sse", "interval_ms=0", none())).status,

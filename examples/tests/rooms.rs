@@ -509,6 +509,7 @@ async fn a_full_hub_lets_an_idle_room_go_and_refuses_only_when_all_are_listened_
                 answer.body,
                 format!("service unavailable: too many topics: the hub holds {max} already")
             );
+            assert_eq!(answer.header("retry-after"), Some("1"), "{method}");
         }
         post(addr, "full1", "still here").await;
     })

@@ -85,8 +85,8 @@ async fn respond(request: &HttpRequest, payload: web::Payload) -> HttpResponse {
                 StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
             );
             response.insert_header((header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE));
-            if let Some(allow) = refusal.allow {
-                response.insert_header((header::ALLOW, allow));
+            if let Some(header) = refusal.header {
+                response.insert_header(header);
             }
             response.body(refusal.message)
         }

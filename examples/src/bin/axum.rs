@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use hyper_util::service::TowerToHyperService;
@@ -61,10 +61,11 @@ async fn handle(request: Request) -> Response {
                 refusal.message,
             )
                 .into_response();
-            if let Some(allow) = refusal.allow {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            if let Some((name, value)) = refusal.header {
+                response.headers_mut().insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
             }
             response
         }

@@ -84,8 +84,8 @@ fn respond(answer: Answer) -> Response {
             let mut response = Response::builder()
                 .status(StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST))
                 .header(header::CONTENT_TYPE, REFUSAL_CONTENT_TYPE);
-            if let Some(allow) = refusal.allow {
-                response = response.header(header::ALLOW, allow);
+            if let Some((name, value)) = refusal.header {
+                response = response.header(name, value);
             }
             response.body(refusal.message)
         }

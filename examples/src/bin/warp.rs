@@ -13,7 +13,7 @@ use hyper::service::Service as _;
 use hyper_util::service::TowerToHyperService;
 use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE};
 use ssekit_warp::{ChunkedResponse, SseResponse};
-use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use warp::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use warp::path::FullPath;
 use warp::reply::Response;
 use warp::{Filter, Reply as _};
@@ -40,8 +40,11 @@ fn respond(answer: Answer) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(REFUSAL_CONTENT_TYPE),
             );
-            if let Some(allow) = refusal.allow {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            if let Some((name, value)) = refusal.header {
+                headers.insert(
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                );
             }
             response
         }
