@@ -1253,8 +1253,9 @@ pub mod limits {
     /// Open connections at once; the next waits in the kernel's backlog
     /// until one closes. (actix-web counts per worker thread.) An event
     /// stream holds its connection for as long as it is open, so the bound
-    /// is high: 10 000 streams fit in a default 20 000-descriptor limit even
-    /// on actix-web, whose departure watch takes a second descriptor each.
+    /// is high: 10 000 streams fit in a 20 000-descriptor limit, but for
+    /// actix-web, whose departure watch takes a second descriptor each (give
+    /// it a few dozen more, or `--max-connections 9900`).
     pub const MAX_CONNECTIONS: usize = 10_000;
     /// How long a client may take to send a request head (the slow-loris
     /// bound): the connection is closed when it is not complete by then.
@@ -1264,9 +1265,14 @@ pub mod limits {
     /// `408` when it has not ended by then.
     pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
     /// How soon a new connection must have been answered (see
-    /// [`AnswerDeadline`](super::AnswerDeadline)): the time for a request
-    /// head and its body.
+    /// [`ConnectionDeadlines`](super::ConnectionDeadlines)): the time for a
+    /// request head and its body.
     pub const FIRST_ANSWER_WITHIN: Duration = HEADER_READ_TIMEOUT.saturating_add(BODY_READ_TIMEOUT);
+    /// How long a write may wait for the client to take any byte before the
+    /// connection is closed (see
+    /// [`ConnectionDeadlines`](super::ConnectionDeadlines)): nginx's default
+    /// `send_timeout`.
+    pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
     /// The largest HTTP/2 header list (HPACK-decoded) a client may send.
     pub const H2_MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
     /// Concurrent HTTP/2 streams per connection.
@@ -1279,51 +1285,100 @@ pub mod limits {
     pub const H1_MAX_HEADERS: usize = 100;
 }
 
-/// An accepted connection that is closed (its next read fails) if nothing
-/// has been written to it [`limits::FIRST_ANSWER_WITHIN`] after it was
-/// accepted; once something has, it is the connection itself.
+/// An accepted connection with two deadlines, so that no client holds it
+/// (one of `--max-connections`, and the kernel's buffers) for ever:
 ///
-/// A client that sends nothing, or half a request head, would otherwise
-/// hold its connection (one of `--max-connections`) for ever: hyper's
-/// servers start their head timeout only once they know the protocol, and
-/// wait for the first bytes to tell HTTP/1.1 from HTTP/2 with no timeout;
-/// poem sets no head timeout at all. (A connection that was answered once
-/// and then trickles its next head is not bounded by this.) The timer
-/// lives until the first write, which for an event stream is its response
-/// head: an open stream costs nothing more.
+/// - **to be answered**: if nothing has been written to it
+///   [`limits::FIRST_ANSWER_WITHIN`] after it was accepted, its next read
+///   fails and the server closes it. A client that sends nothing, or half a
+///   request head, would otherwise hold it: hyper's servers start their head
+///   timeout only once they know the protocol, and wait for the first bytes
+///   to tell HTTP/1.1 from HTTP/2 with no timeout; poem sets no head timeout
+///   at all. (A connection that was answered once and then trickles its next
+///   head is not bounded by this.)
+/// - **to take bytes** (nginx's `send_timeout`): once answered, a write that
+///   has waited [`limits::SEND_TIMEOUT`] for the client to take any byte
+///   fails, and the server closes the connection. A client that stops
+///   reading an event stream would otherwise hold it, with a full socket
+///   buffer (megabytes of kernel memory), after its hub subscription was
+///   dropped as slow: the stream's end can never be written.
+///
+/// Each timer lives only while it runs: from accept to the first write, and
+/// from a write the client did not take to the next one it took. An open
+/// stream that its client reads costs nothing more.
 #[derive(Debug)]
-pub struct AnswerDeadline<S> {
+pub struct ConnectionDeadlines<S> {
     io: S,
-    /// Until the first write: when the connection is given up.
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Before the first write, the answer's deadline; after it, the send
+    /// deadline while a write waits.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    answered: bool,
 }
 
-impl<S> AnswerDeadline<S> {
+impl<S> ConnectionDeadlines<S> {
     /// `io`, just accepted.
     pub fn new(io: S) -> Self {
         Self {
             io,
-            deadline: Some(Box::pin(tokio::time::sleep(limits::FIRST_ANSWER_WITHIN))),
+            timer: Some(Box::pin(tokio::time::sleep(limits::FIRST_ANSWER_WITHIN))),
+            answered: false,
         }
     }
 
-    /// Records a write: the deadline is gone once a byte is written.
-    fn wrote(&mut self, written: &Poll<std::io::Result<usize>>) {
-        if matches!(written, Poll::Ready(Ok(1..))) {
-            self.deadline = None;
+    /// `io`, already known to have sent something (the answer's deadline is
+    /// kept elsewhere): only the send deadline.
+    pub fn sending(io: S) -> Self {
+        Self {
+            io,
+            timer: None,
+            answered: true,
         }
+    }
+
+    /// The connection itself.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// After a write: a byte taken ends the answer's deadline and any send
+    /// deadline; a write that must wait starts the send deadline (once
+    /// answered), and fails once it has passed.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<std::io::Result<usize>>,
+    ) -> Poll<std::io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(1..)) => {
+                self.answered = true;
+                self.timer = None;
+            }
+            Poll::Pending if self.answered => {
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limits::SEND_TIMEOUT)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client took no bytes within the send timeout",
+                    )));
+                }
+            }
+            _ => {}
+        }
+        written
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for AnswerDeadline<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for ConnectionDeadlines<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        if let Some(deadline) = this.deadline.as_mut() {
-            if deadline.as_mut().poll(cx).is_ready() {
+        if let (false, Some(timer)) = (this.answered, this.timer.as_mut()) {
+            if timer.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "no request answered within the head and body timeouts",
@@ -1334,7 +1389,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for AnswerDeadline<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for AnswerDeadline<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for ConnectionDeadlines<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -1342,8 +1397,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for AnswerDeadline<S> {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.wrote(&written);
-        written
+        this.wrote(cx, written)
     }
 
     fn poll_write_vectored(
@@ -1353,8 +1407,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for AnswerDeadline<S> {
     ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.wrote(&written);
-        written
+        this.wrote(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -1502,7 +1555,7 @@ where
         let connection = graceful.watch(
             builder
                 .serve_connection_with_upgrades(
-                    TokioIo::new(AnswerDeadline::new(stream)),
+                    TokioIo::new(ConnectionDeadlines::new(stream)),
                     service.clone(),
                 )
                 .into_owned(),
@@ -1560,6 +1613,56 @@ fn announce(framework: &str, addr: std::net::SocketAddr) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The send deadline: a write the client takes nothing of for
+    /// [`limits::SEND_TIMEOUT`] fails; one it takes a byte of in time goes
+    /// on, and the deadline starts again at the next wait.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_client_does_not_take_fails_after_the_send_timeout() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut server = ConnectionDeadlines::new(server);
+        server.write_all(b"head").await.unwrap();
+        let mut four = [0; 4];
+        client.read_exact(&mut four).await.unwrap();
+        // The buffer takes 64 bytes; the rest waits for the client.
+        let mut write = Box::pin(server.write_all(&[b'x'; 200]));
+        let step = limits::SEND_TIMEOUT - Duration::from_secs(1);
+        assert!(
+            tokio::time::timeout(step, write.as_mut()).await.is_err(),
+            "waiting"
+        );
+        let mut some = [0; 64];
+        client.read_exact(&mut some).await.unwrap();
+        // Taken in time: the next wait has the whole timeout again.
+        assert!(
+            tokio::time::timeout(step, write.as_mut()).await.is_err(),
+            "waiting again"
+        );
+        let err = tokio::time::timeout(Duration::from_secs(2), write.as_mut())
+            .await
+            .expect("failed within the timeout")
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
+
+    /// The answer's deadline: a connection nothing was written to fails its
+    /// read [`limits::FIRST_ANSWER_WITHIN`] after it was made.
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_not_answered_in_time_fails_its_read() {
+        use tokio::io::AsyncReadExt as _;
+        let (server, _client) = tokio::io::duplex(64);
+        let mut server = ConnectionDeadlines::new(server);
+        let mut byte = [0; 1];
+        let err = tokio::time::timeout(
+            limits::FIRST_ANSWER_WITHIN + Duration::from_secs(1),
+            server.read(&mut byte),
+        )
+        .await
+        .expect("failed within the deadline")
+        .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+    }
 
     #[test]
     fn rfc3339_formats_utc() {

@@ -5,13 +5,14 @@
 //! decides (route, method, query, `Last-Event-ID`), this file only turns its
 //! answer into an actix-web response, so the four binaries answer alike.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_http::HttpService;
 use actix_http::error::DispatchError;
+use actix_http::{HttpService, Protocol};
 use actix_service::{ServiceFactoryExt as _, map_config};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{AppConfig, Extensions, fn_service};
@@ -21,7 +22,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::web::Bytes;
 use actix_web::{App, HttpRequest, HttpResponse, Responder as _, web};
 use ssekit_actix_web::{ChunkedResponse, SseResponse};
-use ssekit_examples::{Answer, PAGE, REFUSAL_CONTENT_TYPE, limits};
+use ssekit_examples::{Answer, ConnectionDeadlines, PAGE, REFUSAL_CONTENT_TYPE, limits};
 use tokio_util::task::TaskTracker;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
@@ -94,14 +95,18 @@ async fn respond(request: &HttpRequest, payload: web::Payload) -> HttpResponse {
 }
 
 /// The server `HttpServer::listen_auto_h2c` builds (HTTP/1.1, and HTTP/2
-/// with prior knowledge), with the demo's limits, and one step in front:
-/// a connection that sends nothing within [`limits::FIRST_ANSWER_WITHIN`]
-/// is closed. `HttpServer` cannot do that: actix-http peeks at the first
-/// bytes for the HTTP/2 preface with no timeout, before any of its own
-/// timers start, so a client that connects and stays silent would hold one
-/// of `--max-connections` for ever. Past the first bytes, actix-http's
-/// timers take over (`client_request_timeout` for the head, the demo's for
-/// a body).
+/// with prior knowledge), with the demo's limits and its two connection
+/// deadlines ([`ssekit_examples::ConnectionDeadlines`]), which `HttpServer`
+/// cannot take:
+///
+/// - a connection that sends nothing within [`limits::FIRST_ANSWER_WITHIN`]
+///   is closed. actix-http peeks at the first bytes for the HTTP/2 preface
+///   with no timeout, before any of its own timers start, so a client that
+///   connects and stays silent would hold one of `--max-connections` for
+///   ever. Past the first bytes, actix-http's timers take over
+///   (`client_request_timeout` for the head, the demo's for a body).
+/// - a write that waits [`limits::SEND_TIMEOUT`] for the client to take a
+///   byte closes the connection (actix-http has no write timeout).
 fn serve(
     listener: std::net::TcpListener,
     workers: usize,
@@ -125,27 +130,39 @@ fn serve(
                 .local_addr(addr)
                 // A stream whose client left ends at once, with nothing
                 // written to it.
-                .on_connect_ext(|io: &TcpStream, extensions: &mut Extensions| {
-                    ssekit_actix_web::on_connect(io, extensions);
+                .on_connect_ext(|io: &Connection, extensions: &mut Extensions| {
+                    ssekit_actix_web::on_connect(io.get_ref(), extensions);
                 })
                 // The app reads no connection info, so `AppConfig`'s
                 // defaults (its fallback host and address) go unread.
-                .finish(map_config(app, |()| AppConfig::default()))
-                .tcp_auto_h2c();
-            fn_service(first_bytes).and_then(http)
+                .finish(map_config(app, |()| AppConfig::default()));
+            fn_service(protocol).and_then(http)
         })?;
     Ok(server.run())
 }
 
-/// A new connection, handed on once it has sent something (or closed),
-/// dropped if it has not within [`limits::FIRST_ANSWER_WITHIN`]. Waiting
-/// for readability reads nothing: actix-http's peek then sees all of it.
-async fn first_bytes(io: TcpStream) -> Result<TcpStream, DispatchError> {
-    match tokio::time::timeout(limits::FIRST_ANSWER_WITHIN, io.readable()).await {
-        Ok(Ok(())) => Ok(io),
-        Ok(Err(err)) => Err(DispatchError::Io(err)),
-        Err(_) => Err(DispatchError::SlowRequestTimeout),
-    }
+/// An accepted connection with the send deadline.
+type Connection = ConnectionDeadlines<TcpStream>;
+
+/// A new connection's protocol, once it has sent something (or closed), as
+/// `tcp_auto_h2c` tells it: HTTP/2 when its first bytes are the start of
+/// the HTTP/2 preface, else HTTP/1.1. Dropped if it has sent nothing within
+/// [`limits::FIRST_ANSWER_WITHIN`].
+async fn protocol(
+    io: TcpStream,
+) -> Result<(Connection, Protocol, Option<SocketAddr>), DispatchError> {
+    // The part of the preface (RFC 9113 §3.4) actix-http peeks at.
+    const H2_PREFACE: &[u8] = b"PRI * HTTP/2";
+    let mut first = [0; H2_PREFACE.len()];
+    let protocol =
+        match tokio::time::timeout(limits::FIRST_ANSWER_WITHIN, io.peek(&mut first)).await {
+            Ok(Ok(_)) if first == H2_PREFACE => Protocol::Http2,
+            Ok(Ok(_)) => Protocol::Http1,
+            Ok(Err(err)) => return Err(DispatchError::Io(err)),
+            Err(_) => return Err(DispatchError::SlowRequestTimeout),
+        };
+    let peer = io.peer_addr().ok();
+    Ok((ConnectionDeadlines::sending(io), protocol, peer))
 }
 
 /// The requests being answered, from their start until their response's

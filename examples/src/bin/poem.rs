@@ -18,7 +18,7 @@ use poem::listener::{Acceptor, TcpAcceptor};
 use poem::web::Html;
 use poem::web::{LocalAddr, RemoteAddr};
 use poem::{Body, IntoResponse as _, Request, Response, handler};
-use ssekit_examples::{Answer, AnswerDeadline, PAGE, REFUSAL_CONTENT_TYPE, limits};
+use ssekit_examples::{Answer, ConnectionDeadlines, PAGE, REFUSAL_CONTENT_TYPE, limits};
 use ssekit_poem::{ChunkedResponse, NoticeDepartures, SseResponse};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -119,7 +119,7 @@ impl Acceptor for Limited {
         let _ = stream.set_nodelay(true);
         Ok((
             Counted {
-                stream: AnswerDeadline::new(stream),
+                stream: ConnectionDeadlines::new(stream),
                 _permit: permit,
             },
             local,
@@ -130,9 +130,9 @@ impl Acceptor for Limited {
 }
 
 /// A connection holding one of [`Limited`]'s permits until it closes, and
-/// closed if it is not answered in time (see [`AnswerDeadline`]).
+/// closed when a deadline passes (see [`ConnectionDeadlines`]).
 struct Counted {
-    stream: AnswerDeadline<TcpStream>,
+    stream: ConnectionDeadlines<TcpStream>,
     _permit: OwnedSemaphorePermit,
 }
 
