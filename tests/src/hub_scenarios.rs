@@ -720,36 +720,46 @@ pub async fn hub_thousand_reconnects_deliver_every_event_once_in_order<F: HubFra
     );
 }
 
-/// Shutdown: open streams, over HTTP/1.1 and HTTP/2, get the final event
-/// (`retry:`) after what they were sent, then a clean end of body (the last
-/// chunk; `END_STREAM`), and the framework's graceful shutdown completes.
-pub async fn graceful_shutdown_ends_open_streams_cleanly<F: HubFramework>() {
+/// A hub served with a graceful shutdown whose final event is
+/// `retry: 1500`, its token, and a subscribed reader of `/hub/{topic}` per
+/// version.
+async fn graceful_hub<F: HubFramework>(
+    topic: &str,
+    versions: &[Version],
+) -> (
+    Hub,
+    ssekit::CancellationToken,
+    GracefulServer,
+    Vec<SseReader>,
+) {
     let hub = Hub::new();
     let token = ssekit::CancellationToken::new();
     let shutdown =
         ssekit::Shutdown::new(token.clone()).retry(Duration::from_millis(1500), Duration::ZERO);
     let server = F::serve_hub_graceful(hub.clone(), shutdown).await;
     let mut readers = Vec::new();
-    for version in [Version::Http1, Version::Http1, Version::Http2] {
-        readers.push(SseReader::new(
-            get(server.addr, "/hub/bye", &[], version).await,
-        ));
+    for &version in versions {
+        let path = format!("/hub/{topic}");
+        readers.push(SseReader::new(get(server.addr, &path, &[], version).await));
     }
-    wait_for_subscribers(&hub, "bye", 3).await;
-    hub.publish("bye", "last words").expect("valid topic");
-    for reader in &mut readers {
-        let event = reader.next_event().await.expect("the published event");
-        assert_eq!(event.data(), Some("last words"));
-    }
-    token.cancel();
+    wait_for_subscribers(&hub, topic, readers.len()).await;
+    (hub, token, server, readers)
+}
+
+/// Reads each reader to the end of its body (a reset or a cut body fails
+/// the client's read, and with it the scenario), expecting `rest`; then
+/// waits for the framework's graceful shutdown to complete.
+async fn expect_clean_ends<F: HubFramework>(
+    server: GracefulServer,
+    mut readers: Vec<SseReader>,
+    rest: &[Parsed],
+) {
     for (i, reader) in readers.iter_mut().enumerate() {
-        // `rest` reads to the end of the body; a reset or a cut body fails
-        // the client's read, and with it this scenario.
-        let rest = reader.rest().await;
         assert_eq!(
+            reader.rest().await,
             rest,
-            vec![Parsed::Retry { ms: 1500 }],
-            "stream {i}: the final event, then a clean end"
+            "{}: stream {i}: what was left, then a clean end",
+            F::NAME
         );
     }
     drop(readers);
@@ -757,6 +767,21 @@ pub async fn graceful_shutdown_ends_open_streams_cleanly<F: HubFramework>() {
         .await
         .expect("the framework's graceful shutdown completes once the streams have ended")
         .expect("the server task reported its end");
+}
+
+/// Shutdown: open streams, over HTTP/1.1 and HTTP/2, get the final event
+/// (`retry:`) after what they were sent, then a clean end of body (the last
+/// chunk; `END_STREAM`), and the framework's graceful shutdown completes.
+pub async fn graceful_shutdown_ends_open_streams_cleanly<F: HubFramework>() {
+    let versions = [Version::Http1, Version::Http1, Version::Http2];
+    let (hub, token, server, mut readers) = graceful_hub::<F>("bye", &versions).await;
+    hub.publish("bye", "last words").expect("valid topic");
+    for reader in &mut readers {
+        let event = reader.next_event().await.expect("the published event");
+        assert_eq!(event.data(), Some("last words"));
+    }
+    token.cancel();
+    expect_clean_ends::<F>(server, readers, &[Parsed::Retry { ms: 1500 }]).await;
 }
 
 /// Shutdown right after a burst: events published before the token is
@@ -767,18 +792,8 @@ pub async fn graceful_shutdown_ends_open_streams_cleanly<F: HubFramework>() {
 /// stream wrote only its final event.)
 pub async fn hub_shutdown_writes_what_was_published_before_it<F: HubFramework>() {
     const BURST: usize = 100;
-    let hub = Hub::new();
-    let token = ssekit::CancellationToken::new();
-    let shutdown =
-        ssekit::Shutdown::new(token.clone()).retry(Duration::from_millis(1500), Duration::ZERO);
-    let server = F::serve_hub_graceful(hub.clone(), shutdown).await;
-    let mut readers = Vec::new();
-    for version in [Version::Http1, Version::Http2] {
-        readers.push(SseReader::new(
-            get(server.addr, "/hub/burst", &[], version).await,
-        ));
-    }
-    wait_for_subscribers(&hub, "burst", readers.len()).await;
+    let versions = [Version::Http1, Version::Http2];
+    let (hub, token, server, readers) = graceful_hub::<F>("burst", &versions).await;
     let mut expected: Vec<Parsed> = (0..BURST)
         .map(|i| {
             let text = format!("m{i}");
@@ -788,20 +803,7 @@ pub async fn hub_shutdown_writes_what_was_published_before_it<F: HubFramework>()
         .collect();
     token.cancel();
     expected.push(Parsed::Retry { ms: 1500 });
-    for (i, reader) in readers.iter_mut().enumerate() {
-        let rest = reader.rest().await;
-        assert_eq!(
-            rest,
-            expected,
-            "{}: stream {i}: the burst, then the final event, then a clean end",
-            F::NAME
-        );
-    }
-    drop(readers);
-    tokio::time::timeout(STEP_TIMEOUT, server.finished)
-        .await
-        .expect("the framework's graceful shutdown completes once the streams have ended")
-        .expect("the server task reported its end");
+    expect_clean_ends::<F>(server, readers, &expected).await;
 }
 
 async fn wait_for_subscribers(hub: &Hub, topic: &str, n: usize) {

@@ -315,7 +315,8 @@ async fn a_post_waiting_on_a_hung_redis_is_answered_before_the_instance_exits() 
 /// A post that comes after the shutdown signal, on a connection kept alive
 /// from before it, is refused on Redis too (`503`, or the connection
 /// closed): the instance is going and takes no new work. (actix-web keeps
-/// serving for 200 ms after the signal, and answered `200` there.)
+/// serving its open connections after the signal until its responses are
+/// done, and answered `200` there before session 12.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_after_the_shutdown_signal_is_refused() {
     let redis = RedisServer::start(Persistence::None);
