@@ -124,6 +124,7 @@ macro_rules! for_each_hub_scenario {
             hub_shutdown_writes_what_was_published_before_it,
             hub_coalesced_bursts_arrive_whole_and_in_order,
             hub_keep_alive_while_the_topic_is_quiet,
+            hub_streams_of_a_closed_h2_connection_end_at_once,
         );
     };
 }
@@ -338,6 +339,58 @@ pub async fn hub_lone_subscriber_resumes_after_the_topic_was_released<F: HubFram
         next_message(&mut reader).await,
         ("1".to_owned(), published[0].clone())
     );
+}
+
+/// Three streams on one HTTP/2 connection, which the client then closes:
+/// the server notices at once that every one of them left (the topic is
+/// released), not at their next keep-alive (15 s, longer than the step
+/// timeout). On actix-web this takes the adapter's `on_connect` watch: the
+/// hub harness had none, and without it the three stayed subscribed.
+pub async fn hub_streams_of_a_closed_h2_connection_end_at_once<F: HubFramework>() {
+    const STREAMS: usize = 3;
+    let hub = Hub::new();
+    let server = F::serve_hub(hub.clone()).await;
+    let tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let (sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("HTTP/2 handshake");
+    let conn = tokio::spawn(conn);
+    let mut responses = Vec::new();
+    for _ in 0..STREAMS {
+        let request = http::Request::get(format!("http://{}/hub/h2", server.addr))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .expect("request");
+        let response = tokio::time::timeout(STEP_TIMEOUT, sender.clone().send_request(request))
+            .await
+            .expect("a response head within the step timeout")
+            .expect("HTTP/2 response");
+        assert_eq!(response.status(), 200);
+        responses.push(response);
+    }
+    wait_for_subscribers(&hub, "h2", STREAMS).await;
+    // The connection closes: its task ends, and with it the socket.
+    conn.abort();
+    let _ = conn.await;
+    drop((sender, responses));
+    let released = async {
+        while hub.topic_stats("h2").is_some() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(STEP_TIMEOUT, released)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{}: every stream of the closed connection left: {:?}",
+                F::NAME,
+                hub.topic_stats("h2")
+            )
+        });
 }
 
 /// `?last_event_id=` on the first request resumes like the header; when

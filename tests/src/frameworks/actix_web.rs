@@ -121,6 +121,8 @@ async fn run_hub(
                     .route("/hub/{topic}", web::get().to(hub_topic))
             })
             .workers(2)
+            // As an actix-web user of ssekit serves it: departures noticed.
+            .on_connect(ssekit_actix_web::on_connect)
             .disable_signals()
             .listen_auto_h2c(listener)
             .expect("listen")
