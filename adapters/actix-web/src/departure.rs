@@ -103,10 +103,25 @@ pub(crate) struct Departed {
 }
 
 impl Departed {
-    pub(crate) fn new(departure: Option<&Departure>) -> Self {
+    /// For a response on a connection `on_connect` watches (`departure`).
+    /// An HTTP/2 connection carries several responses at once, and a peek
+    /// takes the socket's one reader-waker slot, so only the response that
+    /// peeked last would be woken by the close: each HTTP/2 response waits
+    /// for the readiness flags from the start instead (a boxed future each,
+    /// woken together).
+    pub(crate) fn new(departure: Option<&Departure>, http2: bool) -> Self {
+        let watched = departure.map(|d| Rc::clone(&d.watched));
+        let behind_bytes = match (&watched, http2) {
+            (Some(watched), true) => {
+                let watched = Rc::clone(watched);
+                Some(Box::pin(async move { wait_for_peer_close(&watched).await })
+                    as Pin<Box<dyn Future<Output = ()>>>)
+            }
+            _ => None,
+        };
         Self {
-            watched: departure.map(|d| Rc::clone(&d.watched)),
-            behind_bytes: None,
+            watched,
+            behind_bytes,
         }
     }
 }

@@ -27,7 +27,10 @@ where
 
     fn respond_to(self, req: &HttpRequest) -> HttpResponse {
         // Ends when the client has left, if `on_connect` watches the connection.
-        let departed = Departed::new(req.conn_data::<Departure>());
+        let departed = Departed::new(
+            req.conn_data::<Departure>(),
+            req.version() == actix_web::http::Version::HTTP_2,
+        );
         // actix-web copies every frame into its write buffer: a long data
         // line is better handed to it uncopied than copied twice.
         let stream = self.into_inner().pass_long_lines(true).take_until(departed);
