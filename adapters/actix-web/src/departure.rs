@@ -58,30 +58,29 @@ pub fn on_connect(connection: &dyn Any, extensions: &mut Extensions) {
     // Registered with the reactor of the worker that serves the connection:
     // the response body that waits on it is polled on that worker too.
     let _entered = runtime.enter();
-    let Ok(watched) = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd)) else {
+    let watched = tokio::net::TcpStream::from_std(std::net::TcpStream::from(fd));
+    let Ok(watched) = watched.map(Rc::new) else {
         return;
     };
-    extensions.insert(Departure {
-        watched: Rc::new(watched),
-    });
+    extensions.insert(Departure { watched });
 }
 
-/// Waits until the peer has closed its side (or the socket failed); bytes it
-/// sends meanwhile are left for actix-web to read.
-async fn wait_for_peer_close(socket: &tokio::net::TcpStream) {
-    loop {
-        match socket.ready(Interest::READABLE).await {
-            Ok(ready) if ready.is_read_closed() || ready.is_write_closed() => return,
-            Ok(_) => {
-                // Readable because of bytes, not a close: clear the readiness
-                // without reading them, and wait for the next change.
-                let _ = socket.try_io(Interest::READABLE, || {
-                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
-                });
+/// Waits, boxed, until the peer has closed its side (or the socket failed);
+/// bytes it sends meanwhile are left for actix-web (their readiness cleared).
+fn until_closed(socket: Rc<tokio::net::TcpStream>) -> Pin<Box<dyn Future<Output = ()>>> {
+    Box::pin(async move {
+        loop {
+            match socket.ready(Interest::READABLE).await {
+                Ok(ready) if ready.is_read_closed() || ready.is_write_closed() => return,
+                Ok(_) => {
+                    let _ = socket.try_io(Interest::READABLE, || {
+                        Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                    });
+                }
+                Err(_) => return,
             }
-            Err(_) => return,
         }
-    }
+    })
 }
 
 /// The watched duplicate of a connection's socket, kept in the connection's
@@ -94,31 +93,18 @@ pub(crate) struct Departure {
 /// It peeks at the watched duplicate, consuming nothing: end of stream or an
 /// error means the client left. Bytes there (a pipelined request) would hide
 /// a close behind them from a peek, so then it waits for the readiness flags
-/// (`EPOLLRDHUP`) in a boxed future made only then. A response's first poll
-/// usually costs one empty peek. It takes the duplicate's one reader-waker
-/// slot: actix-web answers a connection's requests one at a time.
+/// (`EPOLLRDHUP`), boxed. A peek takes the duplicate's one reader-waker slot:
+/// fine for HTTP/1.1, one response at a time; an HTTP/2 response waits for
+/// the flags from the start (every one of them is woken by the close).
 pub(crate) struct Departed {
     watched: Option<Rc<tokio::net::TcpStream>>,
     behind_bytes: Option<Pin<Box<dyn Future<Output = ()>>>>,
 }
 
 impl Departed {
-    /// For a response on a connection `on_connect` watches (`departure`).
-    /// An HTTP/2 connection carries several responses at once, and a peek
-    /// takes the socket's one reader-waker slot, so only the response that
-    /// peeked last would be woken by the close: each HTTP/2 response waits
-    /// for the readiness flags from the start instead (a boxed future each,
-    /// woken together).
     pub(crate) fn new(departure: Option<&Departure>, http2: bool) -> Self {
         let watched = departure.map(|d| Rc::clone(&d.watched));
-        let behind_bytes = match (&watched, http2) {
-            (Some(watched), true) => {
-                let watched = Rc::clone(watched);
-                Some(Box::pin(async move { wait_for_peer_close(&watched).await })
-                    as Pin<Box<dyn Future<Output = ()>>>)
-            }
-            _ => None,
-        };
+        let behind_bytes = watched.clone().filter(|_| http2).map(until_closed);
         Self {
             watched,
             behind_bytes,
@@ -142,11 +128,8 @@ impl Future for Departed {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Ok(0) | Err(_)) => Poll::Ready(()),
             Poll::Ready(Ok(_)) => {
-                let watched = Rc::clone(watched);
-                let behind_bytes = this
-                    .behind_bytes
-                    .insert(Box::pin(async move { wait_for_peer_close(&watched).await }));
-                behind_bytes.as_mut().poll(cx)
+                let closed = this.behind_bytes.insert(until_closed(Rc::clone(watched)));
+                closed.as_mut().poll(cx)
             }
         }
     }
@@ -170,11 +153,11 @@ mod tests {
         let (server_side, _) = listener.accept().expect("accept");
         let duplicate = server_side.try_clone().expect("dup");
         duplicate.set_nonblocking(true).expect("non-blocking");
-        let watched = tokio::net::TcpStream::from_std(duplicate).expect("register");
-        let mut departed = std::pin::pin!(super::Departed {
-            watched: Some(std::rc::Rc::new(watched)),
-            behind_bytes: None,
-        });
+        let watched = tokio::net::TcpStream::from_std(duplicate)
+            .expect("register")
+            .into();
+        let watch = super::Departure { watched };
+        let mut departed = std::pin::pin!(super::Departed::new(Some(&watch), false));
         let client = client.as_mut().expect("connect");
         client.write_all(&[b'x'; 1024]).await.expect("bytes");
         let early = timeout(Duration::from_millis(100), departed.as_mut()).await;

@@ -2,6 +2,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use actix_web::{FromRequest, HttpRequest, ResponseError};
 
 use crate::types::{LastEventId, LastEventIdRejection};
@@ -12,9 +13,7 @@ impl FromRequest for LastEventId {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let values = req.headers().get_all(ssekit::last_event_id::HEADER_NAME);
-        ready(Self::parse(
-            values.map(actix_web::http::header::HeaderValue::as_bytes),
-        ))
+        ready(Self::parse(values.map(HeaderValue::as_bytes)))
     }
 }
 

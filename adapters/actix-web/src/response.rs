@@ -2,8 +2,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use actix_web::body::{self, BoxBody};
-use actix_web::http::Method;
 use actix_web::http::header::ContentEncoding;
+use actix_web::http::{Method, Version};
 use actix_web::{HttpRequest, HttpResponse, Responder};
 use futures_core::Stream;
 use futures_util::StreamExt as _;
@@ -29,7 +29,7 @@ where
         // Ends when the client has left, if `on_connect` watches the connection.
         let departed = Departed::new(
             req.conn_data::<Departure>(),
-            req.version() == actix_web::http::Version::HTTP_2,
+            req.version() == Version::HTTP_2,
         );
         // actix-web copies every frame into its write buffer: a long data
         // line is better handed to it uncopied than copied twice.
