@@ -703,14 +703,28 @@ where
 /// frameworks' path extractors give it: `/rooms/caf%C3%A9` (what a browser
 /// sends for `café`) and `/rooms/café` are one room, and so are
 /// `/rooms/%61bc` and `/rooms/abc`. Bad percent-encoding, or bytes that are
-/// not UTF-8, is `400`; the hub checks the name itself.
+/// not UTF-8, is `400`, and so is a `.` or `..` segment (also as `%2e`): a
+/// browser, `fetch` or curl removes those from a path before sending it, so
+/// such a room could be reached only by raw clients, and `/rooms/./x` would
+/// be room `x` to a browser and `./x` to them. The hub checks the name
+/// itself.
 fn room_name(raw: &str) -> Result<Cow<'_, str>, BadRequest> {
-    if !raw.contains('%') {
-        return Ok(Cow::Borrowed(raw));
+    let name = if raw.contains('%') {
+        percent_decode(raw, false).map(Cow::Owned).ok_or_else(|| {
+            BadRequest("invalid room: bad percent-encoding or not UTF-8".to_owned())
+        })?
+    } else {
+        Cow::Borrowed(raw)
+    };
+    if name
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(BadRequest(
+            "invalid room: a `.` or `..` segment, which browsers remove from a path".to_owned(),
+        ));
     }
-    percent_decode(raw, false)
-        .map(Cow::Owned)
-        .ok_or_else(|| BadRequest("invalid room: bad percent-encoding or not UTF-8".to_owned()))
+    Ok(name)
 }
 
 /// A room message: 1 to [`MAX_POST_BYTES`] bytes of UTF-8 text, from the

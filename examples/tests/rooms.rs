@@ -286,7 +286,8 @@ async fn bad_posts_and_room_names_are_refused() {
     each_binary(|addr| async move {
         let too_large = vec![b'a'; ssekit_examples::MAX_POST_BYTES + 1];
         let long_room = format!("/rooms/{}", "r".repeat(257));
-        let cases: [(&str, &str, &[u8], u16, &str); 10] = [
+        let dots = "invalid room: a `.` or `..` segment, which browsers remove from a path";
+        let cases: [(&str, &str, &[u8], u16, &str); 17] = [
             ("POST", "/rooms/refused", b"", 400, "invalid body: empty"),
             (
                 "POST",
@@ -326,6 +327,27 @@ async fn bad_posts_and_room_names_are_refused() {
                 400,
                 "invalid topic: control character at byte 1",
             ),
+            // A C1 control (NEL) and a bidirectional override, decoded.
+            (
+                "POST",
+                "/rooms/a%C2%85",
+                b"hi",
+                400,
+                "invalid topic: control character at byte 1",
+            ),
+            (
+                "GET",
+                "/rooms/%E2%80%AEevil",
+                b"",
+                400,
+                "invalid topic: line separator or bidirectional formatting character at byte 0",
+            ),
+            // Dot segments, which a browser would remove, as sent and encoded.
+            ("POST", "/rooms/.", b"hi", 400, dots),
+            ("GET", "/rooms/..", b"", 400, dots),
+            ("POST", "/rooms/%2e%2E", b"hi", 400, dots),
+            ("POST", "/rooms/./x", b"hi", 400, dots),
+            ("GET", "/rooms/a/../ping", b"", 400, dots),
             (
                 "POST",
                 &long_room,

@@ -248,7 +248,9 @@ enum Kind {
 
 impl HubError {
     /// The topic name was empty, longer than [`MAX_TOPIC_LEN`] bytes, or held
-    /// a control character.
+    /// a control character (C0, DEL or C1), a line or paragraph separator
+    /// (U+2028, U+2029) or a bidirectional formatting character (U+061C,
+    /// U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069).
     #[must_use]
     pub fn is_invalid_topic(&self) -> bool {
         matches!(self.0, Kind::InvalidTopic(_))

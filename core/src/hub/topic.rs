@@ -17,7 +17,9 @@ use super::subscription::SubShared;
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_LEN: usize = 256;
 
-/// Checks a topic name: 1 to [`MAX_TOPIC_LEN`] bytes, no control character.
+/// Checks a topic name: 1 to [`MAX_TOPIC_LEN`] bytes, no control character
+/// (C0, DEL or C1) and no character that would show a name as another
+/// ([`is_invisible_format`]).
 pub(crate) fn check_topic(name: &str) -> Result<(), TopicProblem> {
     if name.is_empty() {
         return Err(TopicProblem::Empty);
@@ -25,10 +27,33 @@ pub(crate) fn check_topic(name: &str) -> Result<(), TopicProblem> {
     if name.len() > MAX_TOPIC_LEN {
         return Err(TopicProblem::TooLong);
     }
-    if let Some(at) = name.bytes().position(|b| b.is_ascii_control()) {
-        return Err(TopicProblem::Control(at));
+    for (at, c) in name.char_indices() {
+        if c.is_control() {
+            return Err(TopicProblem::Control(at));
+        }
+        if is_invisible_format(c) {
+            return Err(TopicProblem::Format(at));
+        }
     }
     Ok(())
+}
+
+/// The line and paragraph separators (U+2028, U+2029: a line break to a
+/// JavaScript source or a log reader) and the bidirectional formatting
+/// characters (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
+/// U+2069), which make a name shown in a log, a page or a terminal read as
+/// another one.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2028}'
+            | '\u{2029}'
+            | '\u{061C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Why a topic name was refused.
@@ -37,6 +62,7 @@ pub(crate) enum TopicProblem {
     Empty,
     TooLong,
     Control(usize),
+    Format(usize),
 }
 
 impl fmt::Display for TopicProblem {
@@ -45,6 +71,10 @@ impl fmt::Display for TopicProblem {
             Self::Empty => f.write_str("invalid topic: empty"),
             Self::TooLong => write!(f, "invalid topic: longer than {MAX_TOPIC_LEN} bytes"),
             Self::Control(at) => write!(f, "invalid topic: control character at byte {at}"),
+            Self::Format(at) => write!(
+                f,
+                "invalid topic: line separator or bidirectional formatting character at byte {at}"
+            ),
         }
     }
 }

@@ -574,7 +574,34 @@ fn invalid_topics_are_typed_errors() {
         hub.publish("a\tb", "x").unwrap_err().to_string(),
         "invalid topic: control character at byte 1"
     );
-    assert_eq!(hub.stats().topics, 0);
+    // C1 controls (NEL here) are control characters too; the byte is where
+    // the character starts.
+    assert_eq!(
+        hub.publish("é\u{85}", "x").unwrap_err().to_string(),
+        "invalid topic: control character at byte 2"
+    );
+    for spoof in [
+        "a\u{2028}b",
+        "a\u{2029}",
+        "\u{202E}evil",
+        "x\u{2066}y",
+        "\u{200F}",
+        "\u{61C}",
+    ] {
+        let e = hub.publish(spoof, "x").unwrap_err();
+        assert!(e.is_invalid_topic(), "{spoof:?}");
+        assert!(
+            e.to_string().starts_with(
+                "invalid topic: line separator or bidirectional formatting character at byte "
+            ),
+            "{e}"
+        );
+    }
+    // Other non-ASCII text is a name like any other.
+    for good in ["café", "日本語", "a\u{200B}b", "emoji 🎉"] {
+        hub.publish(good, "x").unwrap();
+    }
+    assert_eq!(hub.stats().topics, 4);
 }
 
 /// The keep-alive thread writes the keep-alive to a quiet topic's subscribers;
