@@ -15,7 +15,7 @@
 //! | `GET /format` | 5 | the format sequence: `message`, `update`, `new_data` |
 //! | `GET /chat?prompt=…` | | an answer streamed word by word, then `event: done` |
 //! | `GET /rooms/{room}` | | the room's messages, resumable (`Last-Event-ID` or `?last_event_id=`) |
-//! | `POST /rooms/{room}` | | publishes the UTF-8 text body to the room, answers its event id |
+//! | `POST /rooms/{room}` | | publishes the UTF-8 text body to the room, answers its event id; what a browser's `EventSource` gets is the text with each `\r\n` or lone `\r` turned into `\n` (SSE has no other line end) |
 //!
 //! The rooms live in one process-wide [`ssekit::Hub`] ([`hub`]) that keeps
 //! the last [`ROOM_HISTORY_EVENTS`] messages of each room (at most
