@@ -1,9 +1,13 @@
 //! A real headless Chromium (Debian's `/usr/bin/chromium`, driven over the
 //! DevTools protocol by `examples/browser/room-check.mjs`, no npm package)
-//! against each demo binary: the page's live room receives what the page
-//! posts; its connection is cut mid-stream (through a proxy in the script)
-//! while more messages are posted, and after `EventSource` reconnects the
-//! tab shows every message once, in order.
+//! against each demo binary, with four tabs of the page open (their one
+//! shared room stream leaves the browser's six connections to the server
+//! free for posts): the page's live room receives what the page posts in
+//! every tab; its connection is cut mid-stream (through a proxy in the
+//! script) while more messages are posted, and after `EventSource`
+//! reconnects each tab shows every message once, in order; then the tab
+//! holding the room's connection closes, another takes over, and the tabs
+//! left get what is posted next, with no gap and no duplicate.
 //!
 //! Needs `apt-get install chromium nodejs`. Traffic stays on 127.0.0.1.
 
@@ -46,6 +50,11 @@ async fn the_room_resumes_after_a_cut_in_chromium_on_every_framework() {
         let expected: Vec<String> = (0..10).map(|i| format!("\"m{i}\"")).collect();
         assert!(
             report.contains(&format!(r#""messages":[{}]"#, expected.join(","))),
+            "{name}: {report}"
+        );
+        let handed: Vec<String> = (10..15).map(|i| format!("\"m{i}\"")).collect();
+        assert!(
+            report.contains(&format!(r#""handedOver":[{}]"#, handed.join(","))),
             "{name}: {report}"
         );
         eprintln!("{name}: {report}");
