@@ -29,13 +29,13 @@ use ssekit::Resume;
 /// ) -> HttpResponse {
 ///     match hub.subscribe(&room, from) {
 ///         Ok(stream) => SseResponse::from(stream).respond_to(&req),
-///         Err(err) => HttpResponse::BadRequest().body(err.to_string()),
+///         Err(err) if err.is_invalid_topic() => HttpResponse::BadRequest().body(err.to_string()),
+///         Err(err) => HttpResponse::ServiceUnavailable().body(err.to_string()),
 ///     }
 /// }
 ///
-/// let hub = Hub::new();
 /// let app = App::new()
-///     .app_data(web::Data::new(hub))
+///     .app_data(web::Data::new(Hub::new()))
 ///     .route("/rooms/{room}", web::get().to(room));
 /// # let _ = app;
 /// ```

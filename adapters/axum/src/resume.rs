@@ -31,7 +31,10 @@ use ssekit::Resume;
 /// ) -> Response {
 ///     match hub.subscribe(&room, from) {
 ///         Ok(stream) => SseResponse::from(stream).into_response(),
-///         Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+///         // A name the client chose that is no topic: its fault; else the hub
+///         // is full (`HubBuilder::max_topics`) or its backplane is down.
+///         Err(err) if err.is_invalid_topic() => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+///         Err(err) => (StatusCode::SERVICE_UNAVAILABLE, err.to_string()).into_response(),
 ///     }
 /// }
 ///

@@ -24,7 +24,10 @@ use ssekit::Resume;
 /// fn room(hub: Data<&Hub>, Path(room): Path<String>, ResumeFrom(from): ResumeFrom) -> Response {
 ///     match hub.subscribe(&room, from) {
 ///         Ok(stream) => SseResponse::from(stream).into_response(),
-///         Err(err) => err.to_string().with_status(StatusCode::BAD_REQUEST).into_response(),
+///         Err(err) if err.is_invalid_topic() => {
+///             err.to_string().with_status(StatusCode::BAD_REQUEST).into_response()
+///         }
+///         Err(err) => err.to_string().with_status(StatusCode::SERVICE_UNAVAILABLE).into_response(),
 ///     }
 /// }
 ///

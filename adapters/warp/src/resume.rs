@@ -32,8 +32,14 @@ pub struct ResumeFrom(pub Resume);
 ///     .and(ssekit_warp::resume_from())
 ///     .map(move |room: String, ResumeFrom(from)| match hub.subscribe(&room, from) {
 ///         Ok(stream) => SseResponse::from(stream).into_response(),
-///         Err(err) => warp::reply::with_status(err.to_string(), StatusCode::BAD_REQUEST)
-///             .into_response(),
+///         Err(err) => {
+///             let status = if err.is_invalid_topic() {
+///                 StatusCode::BAD_REQUEST
+///             } else {
+///                 StatusCode::SERVICE_UNAVAILABLE // the hub is full, or its backplane down
+///             };
+///             warp::reply::with_status(err.to_string(), status).into_response()
+///         }
 ///     });
 /// # let _ = room;
 /// ```

@@ -44,8 +44,15 @@
 //! //     ResumeFrom(from): ResumeFrom) -> Response {
 //! //     match hub.subscribe(&room, from) {
 //! //         Ok(stream) => SseResponse::from(stream).into_response(),
-//! //         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+//! //         Err(e) if e.is_invalid_topic() => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+//! //         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
 //! //     } }`
+//! // When clients choose the topic (a room in the path), bound what they
+//! // can make: `HubBuilder::max_topics` (65 536 by default, each with up
+//! // to 4 MiB of history) and `HubBuilder::history_ttl` (none by default),
+//! // and check the name with `hub::check_topic` before reading a request
+//! // body. `.` and `..` are topics too, but a browser removes them from a
+//! // URL path (the demos refuse them in a room's path for that reason).
 //! // (each adapter's `ResumeFrom` docs show the route on its framework).
 //! # Ok(()) }
 //! ```
@@ -58,7 +65,7 @@
 //! | live delivery | every event published after a subscriber joined reaches it exactly once, unless its queue went over its bound (then its stream ends, see below) |
 //! | resume | with `Last-Event-ID: <epoch>-<n>` whose events after `n` are all in the history and within the replay cap, the subscriber receives exactly `n+1 ..= top` then live events, no gap and no duplicate, even while publishers race the join (join and publish take the same per-topic lock) |
 //! | reset | with any other id (see [`ResetReason`]): a first event `event: reset`, `data: <reason>`, `id: <epoch>-<top>`, then live events from `top + 1`; never a partial replay |
-//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left) |
+//! | position | a subscriber that joins without an id first receives `id: <epoch>-<top>` alone (no data, so no message is dispatched by an `EventSource` or a parser that follows the spec; some client libraries, such as Python's httpx-sse, hand it on as an event with empty data): the browser stores it, so a reconnect before the first event still resumes with no gap, even when the topic was released meanwhile (its only subscriber left) |
 //! | release | a released topic, used again, goes on where it stood: same epoch, next offset, no history. So a subscriber holding its last id (or the marker of a topic released before its first event) resumes with no gap; one further behind gets `reset` with `too_old`. The hub keeps where released topics stood, as many as [`HubBuilder::max_topics`] (at most 65 536), shared out among the shards (with fewer than one per shard, only that many shards keep one), the oldest of a shard forgotten first; a forgotten topic starts a new epoch (`unknown_epoch`) |
 //! | slow subscriber | when its queue would go over [`HubBuilder::subscriber_queue_bytes`] (an event bigger than the bound still goes to a subscriber with nothing queued or being written), its queue is freed and its stream ends cleanly after what it already took; counted in [`HubStats::slow_drops`] and logged once; the browser reconnects and resumes from the history, so nothing is lost while the history covers it |
 //! | shutdown | with [`EventStream::shutdown`](crate::EventStream::shutdown), once its token is cancelled a subscriber still connected gets what is queued for it then (up to 1 MiB), then the final event and a clean end; what is published later reaches it when it resumes (from the history of the next instance, or through a [`Backplane`]) |
@@ -710,6 +717,15 @@ impl Hub {
     /// and queues the same bytes to every subscriber. Never waits for a
     /// subscriber; callable from any task or thread.
     ///
+    /// `event` is an [`Event`] or its data: a `String` (taken as it is) or a
+    /// `&'static str`; a borrowed `&str` is copied first (`text.to_owned()`),
+    /// as the event outlives the call.
+    ///
+    /// A publish after a [`Shutdown`](crate::Shutdown)'s token was cancelled
+    /// still succeeds: it goes to the history and to the subscribers whose
+    /// streams have not ended yet. An application that stops refuses new
+    /// messages itself (the demos answer `503`).
+    ///
     /// # Errors
     ///
     /// [`HubError::is_invalid_topic`] for an invalid topic name;
@@ -717,7 +733,7 @@ impl Hub {
     /// [`HubBuilder::max_topics`]; [`HubError::is_needs_async`] on a hub with
     /// a [`Backplane`] (use [`Hub::publish_async`]).
     pub fn publish(&self, topic: &str, event: impl Into<Event>) -> Result<Published, HubError> {
-        check(topic)?;
+        check_topic(topic)?;
         if self.inner.backplane.is_some() {
             return Err(HubError(Kind::NeedsAsync));
         }
@@ -761,7 +777,7 @@ impl Hub {
         event.id = None;
         let body = event.encode();
         Box::pin(async move {
-            check(&topic)?;
+            check_topic(&topic)?;
             let Some(backplane) = inner.backplane.clone() else {
                 return inner.publish(&topic, &body);
             };
@@ -815,7 +831,7 @@ impl Hub {
         topic: &str,
         from: impl Into<Resume>,
     ) -> Result<EventStream<Subscription>, HubError> {
-        check(topic)?;
+        check_topic(topic)?;
         let stream = EventStream::new(Arc::clone(&self.inner).subscribe(topic, from.into())?);
         Ok(match &self.inner.keep_alive {
             Some(keep_alive) if !self.inner.sends_keep_alives(keep_alive) => {
@@ -922,7 +938,27 @@ impl Hub {
     }
 }
 
-fn check(topic: &str) -> Result<(), HubError> {
+/// Checks a topic name as [`Hub::publish`] and [`Hub::subscribe`] do: 1 to
+/// [`MAX_TOPIC_LEN`] bytes, no control character (C0, DEL or C1), no line
+/// or paragraph separator (U+2028, U+2029) and no bidirectional formatting
+/// character (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069).
+/// For a handler that takes the topic from the client and wants to refuse
+/// a bad one before it reads a request body.
+///
+/// # Errors
+///
+/// An error for which [`HubError::is_invalid_topic`] holds, saying why.
+///
+/// ```
+/// use ssekit::hub::check_topic;
+///
+/// assert!(check_topic("room-1").is_ok());
+/// assert!(check_topic("café").is_ok());
+/// let err = check_topic("a\nb").unwrap_err();
+/// assert!(err.is_invalid_topic());
+/// assert_eq!(err.to_string(), "invalid topic: control character at byte 1");
+/// ```
+pub fn check_topic(topic: &str) -> Result<(), HubError> {
     topic::check_topic(topic).map_err(|p| HubError(Kind::InvalidTopic(p)))
 }
 
