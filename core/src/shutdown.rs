@@ -139,6 +139,13 @@ impl Shutdown {
     }
 }
 
+/// [`Shutdown::new`]: the default final event.
+impl From<CancellationToken> for Shutdown {
+    fn from(token: CancellationToken) -> Self {
+        Self::new(token)
+    }
+}
+
 impl fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shutdown")

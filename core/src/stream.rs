@@ -600,8 +600,26 @@ impl<S> EventStream<S> {
     /// still connected gets what was published before the shutdown; events
     /// the inner stream would have to wait for are not, and a hub
     /// subscriber resumes them from history when it reconnects.
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = Some(shutdown.into_signal());
+    ///
+    /// Takes a [`Shutdown`] or, for the default final event, its
+    /// [`CancellationToken`](crate::CancellationToken) alone (as
+    /// [`ChunkedBody::shutdown`](crate::ChunkedBody::shutdown) does):
+    ///
+    /// ```
+    /// use ssekit::{CancellationToken, Event, EventStream};
+    /// use futures_util::StreamExt as _;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let token = CancellationToken::new();
+    /// let events = futures_util::stream::pending::<Event>();
+    /// let mut stream = Box::pin(EventStream::new(events).shutdown(token.clone()));
+    /// token.cancel(); // on SIGTERM
+    /// let last = stream.next().await.unwrap();
+    /// assert!(last.starts_with(b"retry: "));
+    /// assert!(stream.next().await.is_none()); // the body ends
+    /// # });
+    /// ```
+    pub fn shutdown(mut self, shutdown: impl Into<Shutdown>) -> Self {
+        self.shutdown = Some(shutdown.into().into_signal());
         self
     }
 
