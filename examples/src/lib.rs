@@ -99,8 +99,10 @@ pub const ROOM_HISTORY_BYTES: usize = ROOM_HISTORY_EVENTS * (MAX_POST_BYTES + 12
 pub const ROOM_HISTORY_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// The rooms in memory at once; a new room beyond lets the least recently
-/// used room nobody listens to go, and is `503` while every room has a
-/// listener.
+/// used room nobody listens to go
+/// ([`ssekit::HubBuilder::evict_idle_topics`]: its history with it, so a
+/// client that resumes there later gets `reset`), and is `503` while every
+/// room has a listener.
 pub const MAX_ROOMS: usize = 64;
 
 /// The `retry:` a room's stream sends: how soon a browser reconnects.
@@ -118,7 +120,8 @@ pub fn hub() -> &'static ssekit::Hub {
             .replay_events(ROOM_HISTORY_EVENTS)
             .replay_bytes(ROOM_HISTORY_BYTES)
             .history_ttl(ROOM_HISTORY_TTL)
-            .max_topics(MAX_ROOMS);
+            .max_topics(MAX_ROOMS)
+            .evict_idle_topics(true);
         let backplane = REDIS
             .get()
             .and_then(|slot| slot.lock().ok().and_then(|mut slot| slot.take()));
@@ -187,7 +190,7 @@ impl Params {
         let mut params = Self::default();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(raw_name, true).ok_or_else(|| {
+            let name = percent_decode(raw_name).ok_or_else(|| {
                 BadRequest("invalid query string: a parameter name has bad percent-encoding or is not UTF-8".to_owned())
             })?;
             let slot = match name.as_str() {
@@ -195,7 +198,7 @@ impl Params {
                 "prompt" => Param::Prompt,
                 _ => continue,
             };
-            let value = percent_decode(raw_value, true)
+            let value = percent_decode(raw_value)
                 .ok_or_else(|| slot.bad("bad percent-encoding or not UTF-8"))?;
             match slot {
                 Param::IntervalMs => {
@@ -254,16 +257,15 @@ fn parse_interval(value: &str) -> Result<u64, BadRequest> {
         })
 }
 
-/// Percent-decodes `raw`: `%XX` is a byte, and `+` a space with
-/// `plus_is_space` (`application/x-www-form-urlencoded`, a query), else
-/// itself (a path). `None` for a `%` not followed by two hex digits, or
-/// bytes that are not UTF-8.
-fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
+/// Percent-decodes a query's `raw` name or value: `%XX` is a byte, and `+`
+/// a space (`application/x-www-form-urlencoded`). `None` for a `%` not
+/// followed by two hex digits, or bytes that are not UTF-8.
+fn percent_decode(raw: &str) -> Option<String> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut input = raw.bytes();
     while let Some(b) = input.next() {
         bytes.push(match b {
-            b'+' if plus_is_space => b' ',
+            b'+' => b' ',
             b'%' => {
                 let hi = char::from(input.next()?).to_digit(16)?;
                 let lo = char::from(input.next()?).to_digit(16)?;
@@ -564,7 +566,8 @@ where
         ("GET" | "HEAD" | "POST", Err(bad)) => Err(bad.into()),
         ("GET" | "HEAD", Ok(room)) => {
             let from = ssekit::Resume::from_request(last_event_id, Some(query));
-            in_room(&room, || hub().subscribe(&room, from))
+            hub()
+                .subscribe(&room, from)
                 .map(|stream| {
                     Answer::Room(
                         stream
@@ -575,78 +578,14 @@ where
                 .map_err(|err| hub_refusal(&err))
         }
         ("POST", Ok(room)) => post_text(body).and_then(|text| {
-            in_room(&room, || hub().publish(&room, Event::new(text)))
+            hub()
+                .publish(&room, Event::new(text))
                 .map(|published| Answer::Text(published.id().as_str().to_owned()))
                 .map_err(|err| hub_refusal(&err))
         }),
         _ => return not_allowed(ROOM_ALLOW),
     };
     outcome.unwrap_or_else(Answer::Refused)
-}
-
-/// Runs `use_room` (a subscribe or a publish to `room`) and notes the
-/// room's use; when `room` would be one more than the hub's [`MAX_ROOMS`],
-/// first lets the least recently used room that nobody listens to go
-/// ([`ssekit::Hub::remove_topic`]: its history with it, so a client that
-/// resumes there later gets `reset`). So rooms made once and left (one
-/// short post each) cannot keep new rooms out until their history expires;
-/// only [`MAX_ROOMS`] rooms with listeners can (or, rarely, another new
-/// room taking the freed place first).
-fn in_room<T>(
-    room: &str,
-    use_room: impl FnOnce() -> Result<T, ssekit::HubError>,
-) -> Result<T, ssekit::HubError> {
-    let full = hub().stats().topics >= MAX_ROOMS as u64;
-    if full && hub().topic_stats(room).is_none() {
-        let_idle_room_go();
-    }
-    let used = use_room();
-    if used.is_ok() {
-        let mut rooms = room_uses()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if rooms.len() >= 2 * MAX_ROOMS {
-            // Rooms the hub let go by itself (expired history, nobody
-            // listening) are forgotten here too.
-            rooms.retain(|name, _| hub().topic_stats(name).is_some());
-        }
-        rooms.insert(room.to_owned(), std::time::Instant::now());
-    }
-    used
-}
-
-/// When each room in use was last used (subscribed or posted to).
-fn room_uses() -> &'static std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>> {
-    static USES: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
-    > = std::sync::OnceLock::new();
-    USES.get_or_init(Default::default)
-}
-
-/// Removes the least recently used room that has no subscriber, if any.
-fn let_idle_room_go() {
-    let mut rooms = room_uses()
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut idle: Vec<(std::time::Instant, String)> = Vec::new();
-    rooms.retain(|name, used| match hub().topic_stats(name) {
-        None => false,
-        Some(stats) => {
-            if stats.subscribers == 0 {
-                idle.push((*used, name.clone()));
-            }
-            true
-        }
-    });
-    idle.sort_unstable();
-    for (_, name) in idle {
-        rooms.remove(&name);
-        if hub().remove_topic(&name) {
-            // `debug`: a client posting to new rooms would get a line per post.
-            tracing::debug!(room = %name, "the rooms are full: let the least recently used room nobody listens to go");
-            return;
-        }
-    }
 }
 
 /// The refusal for a hub error: `503` when the hub cannot take the request
@@ -706,25 +645,11 @@ where
 /// not UTF-8, is `400`, and so is a `.` or `..` segment (also as `%2e`): a
 /// browser, `fetch` or curl removes those from a path before sending it, so
 /// such a room could be reached only by raw clients, and `/rooms/./x` would
-/// be room `x` to a browser and `./x` to them. The hub checks the name
-/// itself.
+/// be room `x` to a browser and `./x` to them
+/// ([`ssekit::hub::topic_from_path`], which also checks the name as the hub
+/// does).
 fn room_name(raw: &str) -> Result<Cow<'_, str>, BadRequest> {
-    let name = if raw.contains('%') {
-        percent_decode(raw, false).map(Cow::Owned).ok_or_else(|| {
-            BadRequest("invalid room: bad percent-encoding or not UTF-8".to_owned())
-        })?
-    } else {
-        Cow::Borrowed(raw)
-    };
-    if name
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
-        return Err(BadRequest(
-            "invalid room: a `.` or `..` segment, which browsers remove from a path".to_owned(),
-        ));
-    }
-    Ok(name)
+    ssekit::hub::topic_from_path(raw).map_err(|err| BadRequest(err.to_string()))
 }
 
 /// A room message: 1 to [`MAX_POST_BYTES`] bytes of UTF-8 text, from the

@@ -286,7 +286,7 @@ async fn bad_posts_and_room_names_are_refused() {
     each_binary(|addr| async move {
         let too_large = vec![b'a'; ssekit_examples::MAX_POST_BYTES + 1];
         let long_room = format!("/rooms/{}", "r".repeat(257));
-        let dots = "invalid room: a `.` or `..` segment, which browsers remove from a path";
+        let dots = "invalid topic: a `.` or `..` segment, which browsers remove from a path";
         let cases: [(&str, &str, &[u8], u16, &str); 17] = [
             ("POST", "/rooms/refused", b"", 400, "invalid body: empty"),
             (
@@ -310,14 +310,14 @@ async fn bad_posts_and_room_names_are_refused() {
                 "/rooms/a%2",
                 b"hi",
                 400,
-                "invalid room: bad percent-encoding or not UTF-8",
+                "invalid topic: bad percent-encoding",
             ),
             (
                 "GET",
                 "/rooms/%FF",
                 b"",
                 400,
-                "invalid room: bad percent-encoding or not UTF-8",
+                "invalid topic: not UTF-8 once percent-decoded",
             ),
             // Decoded, a control character: the hub's own refusal.
             (

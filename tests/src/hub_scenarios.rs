@@ -508,18 +508,41 @@ pub async fn hub_reset_for_malformed_ids<F: HubFramework>() {
     assert_eq!(hub.stats().resets.malformed, 8);
 }
 
-/// An invalid topic (longer than 256 bytes) answers `400` with the reason.
-/// (Not a percent-encoded control character: warp's `path!` does not decode
-/// path segments, the other three do.)
+/// An invalid topic answers `400` with the hub's reason: one longer than
+/// 256 bytes, and control characters, a line separator and a right-to-left
+/// override sent percent-encoded, which each framework's path extractor
+/// (on warp, `ssekit_warp::topic`) decodes before the hub sees them. A
+/// percent-encoded name is the decoded one's topic.
 pub async fn hub_invalid_topic_is_400<F: HubFramework>() {
     let hub = Hub::new();
     let server = F::serve_hub(hub.clone()).await;
-    let path = format!("/hub/{}", "x".repeat(ssekit::hub::MAX_TOPIC_LEN + 1));
-    let mut reply = get(server.addr, &path, &[], Version::Http1).await;
-    assert_eq!(reply.status, 400);
-    let body = String::from_utf8(reply.bytes().await).expect("UTF-8 reason");
-    assert!(body.contains("invalid topic"), "{body}");
+    let long = "x".repeat(ssekit::hub::MAX_TOPIC_LEN + 1);
+    for (topic, reason) in [
+        (long.as_str(), "invalid topic: longer than 256 bytes"),
+        (
+            "a%0Aevent:%20spoof",
+            "invalid topic: control character at byte 1",
+        ),
+        ("%00", "invalid topic: control character at byte 0"),
+        (
+            "a%E2%80%A8b",
+            "invalid topic: line separator or bidirectional formatting character at byte 1",
+        ),
+        (
+            "%E2%80%AEtxt",
+            "invalid topic: line separator or bidirectional formatting character at byte 0",
+        ),
+    ] {
+        let mut reply = get(server.addr, &format!("/hub/{topic}"), &[], Version::Http1).await;
+        assert_eq!(reply.status, 400, "/hub/{topic}");
+        let body = String::from_utf8(reply.bytes().await).expect("UTF-8 reason");
+        assert!(body.contains(reason), "/hub/{topic}: {body}");
+    }
     assert_eq!(hub.stats().topics, 0);
+    // Decoded: `caf%C3%A9` is the topic `café`.
+    let mut reader = open(server.addr, "/hub/caf%C3%A9", &[]).await;
+    hub.publish("café", "au lait").expect("publish");
+    assert_eq!(next_message(&mut reader).await.0, "au lait");
 }
 
 /// Opens `GET path` over raw TCP with a tiny receive buffer and never reads

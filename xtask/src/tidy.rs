@@ -198,7 +198,12 @@ mod tests {
     }
 
     /// Names an adapter may export beyond the common ones, with the reason.
-    const ADAPTER_EXTRAS: [(&str, &str); 7] = [
+    const ADAPTER_EXTRAS: [(&str, &str); 9] = [
+        (
+            "topic",
+            "warp's path filters hand a segment on percent-encoded; the other frameworks' path extractors decode it",
+        ),
+        ("TopicRejection", "the rejection of warp's topic filter"),
         (
             "last_event_id",
             "warp extracts with filter functions, not types",

@@ -2,6 +2,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use ssekit::last_event_id;
 use warp::{Filter, Rejection, Reply};
 
+use crate::topic::TopicRejection;
 use crate::types::{LastEventId, LastEventIdRejection};
 
 /// A filter extracting [`LastEventId`].
@@ -33,19 +34,22 @@ pub fn last_event_id()
     })
 }
 
-/// Answers a [`LastEventIdRejection`] with `400 Bad Request` and the reason
-/// as plain text; passes every other rejection on.
+/// Answers a [`LastEventIdRejection`] or a [`TopicRejection`] with `400 Bad
+/// Request` and the reason as plain text; passes every other rejection on.
 ///
 /// # Errors
 ///
-/// The rejection itself, when it is not a [`LastEventIdRejection`].
+/// The rejection itself, when it is neither.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Rejection> {
-    match rejection.find::<LastEventIdRejection>() {
-        Some(err) => {
-            Ok(warp::reply::with_status(err.to_string(), StatusCode::BAD_REQUEST).into_response())
-        }
-        None => Err(rejection),
-    }
+    let reason = match (
+        rejection.find::<LastEventIdRejection>(),
+        rejection.find::<TopicRejection>(),
+    ) {
+        (Some(err), _) => err.to_string(),
+        (None, Some(err)) => err.to_string(),
+        (None, None) => return Err(rejection),
+    };
+    Ok(warp::reply::with_status(reason, StatusCode::BAD_REQUEST).into_response())
 }
 
 impl warp::reject::Reject for LastEventIdRejection {}

@@ -17,7 +17,8 @@ pub struct ResumeFrom(pub Resume);
 /// an event id becomes [`Resume::Invalid`], which
 /// [`Hub::subscribe`](ssekit::Hub::subscribe) answers with a `reset` event.
 ///
-/// A hub room on warp:
+/// A hub room on warp (the room percent-decoded by [`topic`](crate::topic):
+/// warp's `path!` would hand it on as sent):
 ///
 /// ```
 /// use ssekit::Hub;
@@ -27,7 +28,9 @@ pub struct ResumeFrom(pub Resume);
 /// use warp::reply::Reply;
 ///
 /// let hub = Hub::new();
-/// let room = warp::path!("rooms" / String)
+/// let room = warp::path("rooms")
+///     .and(ssekit_warp::topic())
+///     .and(warp::path::end())
 ///     .and(warp::get())
 ///     .and(ssekit_warp::resume_from())
 ///     .map(move |room: String, ResumeFrom(from)| match hub.subscribe(&room, from) {
@@ -40,7 +43,8 @@ pub struct ResumeFrom(pub Resume);
 ///             };
 ///             warp::reply::with_status(err.to_string(), status).into_response()
 ///         }
-///     });
+///     })
+///     .recover(ssekit_warp::recover); // what `topic` refuses: 400
 /// # let _ = room;
 /// ```
 pub fn resume_from()

@@ -163,7 +163,7 @@ use std::fmt::{self, Write as _};
 use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -257,7 +257,9 @@ impl HubError {
     /// The topic name was empty, longer than [`MAX_TOPIC_LEN`] bytes, or held
     /// a control character (C0, DEL or C1), a line or paragraph separator
     /// (U+2028, U+2029) or a bidirectional formatting character (U+061C,
-    /// U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069).
+    /// U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069); or, from
+    /// [`topic_from_path`], its text was not percent-encoded UTF-8 or had a
+    /// `.` or `..` segment.
     #[must_use]
     pub fn is_invalid_topic(&self) -> bool {
         matches!(self.0, Kind::InvalidTopic(_))
@@ -359,6 +361,9 @@ pub struct HubStats {
     pub resets: ResetCounts,
     /// Subscribers ended for going over their queue's byte bound.
     pub slow_drops: u64,
+    /// Topics let go to make room for a new one
+    /// ([`HubBuilder::evict_idle_topics`]).
+    pub evicted: u64,
 }
 
 /// Reset signals sent, by [`ResetReason`].
@@ -416,6 +421,7 @@ pub(crate) struct Counters {
     resumed: AtomicU64,
     resets: [AtomicU64; 5],
     slow_drops: AtomicU64,
+    evicted: AtomicU64,
 }
 
 const fn reset_index(reason: ResetReason) -> usize {
@@ -447,6 +453,7 @@ pub struct HubBuilder {
     queue_bytes: usize,
     shards: usize,
     max_topics: usize,
+    evict_idle: bool,
     history_ttl: Option<Duration>,
     keep_alive: Option<KeepAlive>,
     backplane: BackplaneSlot,
@@ -475,6 +482,7 @@ impl Default for HubBuilder {
             queue_bytes: 1 << 20,
             shards: 64,
             max_topics: 65_536,
+            evict_idle: false,
             history_ttl: None,
             keep_alive: Some(KeepAlive::new()),
             backplane: BackplaneSlot::default(),
@@ -561,6 +569,38 @@ impl HubBuilder {
         self
     }
 
+    /// When a new topic would be one more than
+    /// [`max_topics`](Self::max_topics), first let the least recently used
+    /// topics that nobody subscribes to go (default: off, the new topic is
+    /// refused). Used means published or subscribed to. A topic that goes
+    /// loses its history as with [`Hub::remove_topic`]: a client resuming
+    /// there gets `reset` (`unknown_epoch`). A topic with a subscriber never
+    /// goes; while every topic has one, a new topic is still
+    /// [`HubError::is_too_many_topics`].
+    ///
+    /// The hub looks for them in one pass over its topics and lets go
+    /// `max_topics / 64` of them at once (at least 1, at most 1 024), so a
+    /// client making new names costs a pass per batch, not per name. For a
+    /// service whose clients choose topics, this (with
+    /// [`history_ttl`](Self::history_ttl)) keeps one client that makes
+    /// names by the thousand from keeping every new topic out.
+    ///
+    /// ```
+    /// let hub = ssekit::Hub::builder().max_topics(2).evict_idle_topics(true).build();
+    /// hub.publish("a", "1")?;
+    /// hub.publish("b", "2")?;
+    /// let _listening = hub.subscribe("a", ssekit::Resume::Start)?;
+    /// hub.publish("c", "3")?; // "b" (idle) goes, "a" (listened to) stays
+    /// assert!(hub.topic_stats("b").is_none());
+    /// assert!(hub.topic_stats("a").is_some());
+    /// assert_eq!(hub.stats().evicted, 1);
+    /// # Ok::<(), ssekit::HubError>(())
+    /// ```
+    pub fn evict_idle_topics(mut self, on: bool) -> Self {
+        self.evict_idle = on;
+        self
+    }
+
     /// Number of topic shards (default 64, at least 1).
     pub fn shards(mut self, n: usize) -> Self {
         self.shards = n.max(1);
@@ -615,6 +655,7 @@ impl HubBuilder {
             limits: self.limits,
             queue_bytes: self.queue_bytes,
             max_topics: self.max_topics,
+            evict_idle: self.evict_idle,
             keep_alive: self.keep_alive,
             heartbeat: OnceLock::new(),
             stats: Counters::default(),
@@ -655,6 +696,8 @@ pub(crate) struct Inner {
     limits: Limits,
     queue_bytes: usize,
     max_topics: usize,
+    /// `HubBuilder::evict_idle_topics`.
+    evict_idle: bool,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
     /// Whether the keep-alive thread sends the keep-alives (decided on the
@@ -866,10 +909,7 @@ impl Hub {
         let Some(removed) = removed else {
             return false;
         };
-        if let Some(backplane) = &self.inner.backplane {
-            backplane.unwatch(topic);
-        }
-        self.inner.stats.topics.fetch_sub(1, Ordering::Relaxed);
+        self.inner.forget(topic);
         let subscribers = {
             let mut state = lock(&removed.state);
             state.removed = true;
@@ -912,6 +952,7 @@ impl Hub {
                 replay_limit: reset(ResetReason::ReplayLimit),
             },
             slow_drops: get(&s.slow_drops),
+            evicted: get(&s.evicted),
         }
     }
 
@@ -960,6 +1001,42 @@ impl Hub {
 /// ```
 pub fn check_topic(topic: &str) -> Result<(), HubError> {
     topic::check_topic(topic).map_err(|p| HubError(Kind::InvalidTopic(p)))
+}
+
+/// A topic from the raw text of a request path, as a client sent it:
+/// percent-decoded as UTF-8 (`+` is itself, as in a path), with no `.` or
+/// `..` segment, then checked as [`check_topic`] does. A browser, `fetch`
+/// or curl removes dot segments (also `%2e`) before sending, so such a
+/// topic would be reached only by raw clients, and `/rooms/./x` would be
+/// topic `x` to a browser and `./x` to them. A text over three times
+/// [`MAX_TOPIC_LEN`] is refused before any decoding.
+///
+/// For warp, whose `path!` and `path::param` hand a segment on as sent
+/// (`ssekit-warp`'s `topic` filter calls this), or a topic taken from
+/// `http::Uri::path`. axum's, actix-web's and poem's path extractors
+/// decode already: check what they give with [`check_topic`], not this
+/// (decoding twice would make `%2541` the topic `A`).
+///
+/// # Errors
+///
+/// An error for which [`HubError::is_invalid_topic`] holds, saying why.
+///
+/// ```
+/// use ssekit::hub::topic_from_path;
+///
+/// assert_eq!(topic_from_path("caf%C3%A9")?, "café");
+/// assert_eq!(topic_from_path("lobby")?, "lobby"); // borrowed: nothing to decode
+/// let err = topic_from_path("a%0Aevent:%20x").unwrap_err();
+/// assert!(err.is_invalid_topic());
+/// assert_eq!(err.to_string(), "invalid topic: control character at byte 1");
+/// assert_eq!(
+///     topic_from_path("%2e%2e").unwrap_err().to_string(),
+///     "invalid topic: a `.` or `..` segment, which browsers remove from a path"
+/// );
+/// # Ok::<(), ssekit::HubError>(())
+/// ```
+pub fn topic_from_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, HubError> {
+    topic::topic_from_path(raw).map_err(|p| HubError(Kind::InvalidTopic(p)))
 }
 
 /// The [`EventId`] of a position (always valid: hex digits, `-`, digits).
@@ -1064,18 +1141,32 @@ impl Inner {
         // Taken here, under this shard's lock only, so the count (not a
         // look at it) refuses the one too many when shards race.
         let max = self.max_topics as u64;
-        let counted = self
+        let mut evicted = false;
+        while self
             .stats
             .topics
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < max).then_some(n + 1)
-            });
-        if counted.is_err() {
-            tracing::warn!(
-                max = self.max_topics,
-                "ssekit hub: topic refused, too many topics"
-            );
-            return Err(HubError(Kind::TooManyTopics(self.max_topics)));
+            })
+            .is_err()
+        {
+            // One pass at most: topics made meanwhile by others may take
+            // the room it made.
+            if !self.evict_idle || evicted {
+                tracing::warn!(
+                    max = self.max_topics,
+                    "ssekit hub: topic refused, too many topics"
+                );
+                return Err(HubError(Kind::TooManyTopics(self.max_topics)));
+            }
+            // Lock order: one shard at a time, so this one is let go.
+            drop(shard);
+            self.evict_idle_topics();
+            evicted = true;
+            shard = lock(self.shard_of(hash));
+            if let Some(topic) = shard.topics.get(name) {
+                return Ok(Arc::clone(topic));
+            }
         }
         let name: Arc<str> = Arc::from(name);
         let log = shard.released.take(hash).map_or_else(Log::new, Log::after);
@@ -1090,6 +1181,7 @@ impl Inner {
                 quiet_since: None,
                 published: false,
                 stale_since: None,
+                used: self.evict_idle.then(Instant::now),
                 fed: None,
                 synced_at: None,
             }),
@@ -1117,6 +1209,9 @@ impl Inner {
             let event = with_id(position, body);
             state.log.append(event.clone(), &self.limits);
             state.published = true;
+            if self.evict_idle {
+                state.used = Some(Instant::now());
+            }
             let (subscribers, wakes) = self.fan_out(&topic, &mut state, &event);
             // Kept neither by a subscriber nor by its history (history off,
             // or an event bigger than it): released, as after the last
@@ -1462,6 +1557,9 @@ impl Inner {
             if state.removed {
                 continue;
             }
+            if self.evict_idle {
+                state.used = Some(Instant::now());
+            }
             let shared = SubShared::new();
             let (preface, join) = if let Some(backplane) = &self.backplane {
                 // Registered now, so that live events queue while the
@@ -1528,6 +1626,76 @@ impl Inner {
 
     /// Releases a topic that has neither subscribers nor history (checked
     /// again under the locks), keeping where it stood.
+    /// Lets the least recently used topics without a subscriber go (see
+    /// [`HubBuilder::evict_idle_topics`]); returns how many went.
+    fn evict_idle_topics(&self) -> usize {
+        let mut idle: Vec<(Instant, Arc<Topic>)> = Vec::new();
+        for shard in &*self.shards {
+            let shard = lock(shard);
+            for topic in shard.topics.values() {
+                // Lock order: shard, then topic. A topic busy now is in use.
+                if let Ok(state) = topic.state.try_lock() {
+                    if let (true, false, Some(used)) =
+                        (state.subscribers.is_empty(), state.removed, state.used)
+                    {
+                        idle.push((used, Arc::clone(topic)));
+                    }
+                }
+            }
+        }
+        let batch = (self.max_topics / 64).clamp(1, 1024);
+        if idle.len() > batch {
+            idle.select_nth_unstable_by_key(batch - 1, |(used, _)| *used);
+            idle.truncate(batch);
+        }
+        let evicted = idle.iter().filter(|(_, topic)| self.evict(topic)).count();
+        self.stats
+            .evicted
+            .fetch_add(evicted as u64, Ordering::Relaxed);
+        tracing::debug!(
+            evicted,
+            "ssekit hub: the topics are full: let the least recently used ones nobody subscribes to go"
+        );
+        evicted
+    }
+
+    /// Removes `topic` if it is still in its shard with no subscriber,
+    /// forgetting where it stood, as [`Hub::remove_topic`] does.
+    fn evict(&self, topic: &Arc<Topic>) -> bool {
+        let hash = self.hasher.hash_one(&*topic.name);
+        let mut shard = lock(self.shard_of(hash));
+        if !shard
+            .topics
+            .get(&topic.name)
+            .is_some_and(|t| Arc::ptr_eq(t, topic))
+        {
+            return false;
+        }
+        let mut state = lock(&topic.state);
+        if !state.subscribers.is_empty() || state.removed {
+            return false;
+        }
+        // Under both locks: a subscriber that found the topic before sees
+        // it removed and looks again.
+        state.removed = true;
+        shard.released.take(hash);
+        shard.topics.remove(&topic.name);
+        drop(state);
+        drop(shard);
+        self.forget(&topic.name);
+        tracing::debug!(topic = %topic.name, "ssekit hub: topic evicted");
+        true
+    }
+
+    /// What follows a topic leaving its shard: the count, and the
+    /// backplane's watch.
+    fn forget(&self, name: &str) {
+        if let Some(backplane) = &self.backplane {
+            backplane.unwatch(name);
+        }
+        self.stats.topics.fetch_sub(1, Ordering::Relaxed);
+    }
+
     fn release_if_idle(&self, topic: &Arc<Topic>) {
         // Lock order: shard, then topic.
         let hash = self.hasher.hash_one(&*topic.name);

@@ -4,6 +4,7 @@
 //! The log ([`Log`]) is the part a backplane replaces: it assigns positions
 //! and keeps history. The fan-out ([`TopicState::subscribers`]) stays local.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher as _, Hasher as _};
@@ -38,6 +39,47 @@ pub(crate) fn check_topic(name: &str) -> Result<(), TopicProblem> {
     Ok(())
 }
 
+/// A topic from the raw text of a request path (one segment, or several
+/// joined by `/`): percent-decoded (`+` is itself, as in a path), with no
+/// `.` or `..` segment, then checked as [`check_topic`] does.
+pub(crate) fn topic_from_path(raw: &str) -> Result<Cow<'_, str>, TopicProblem> {
+    // Each byte of a name takes at most three of its encoding: a longer
+    // text decodes to more than `MAX_TOPIC_LEN` bytes, whatever it holds.
+    if raw.len() > 3 * MAX_TOPIC_LEN {
+        return Err(TopicProblem::TooLong);
+    }
+    let name = if raw.contains('%') {
+        let mut bytes = Vec::with_capacity(raw.len());
+        let mut input = raw.bytes();
+        while let Some(b) = input.next() {
+            if b != b'%' {
+                bytes.push(b);
+                continue;
+            }
+            let mut digit = || {
+                input
+                    .next()
+                    .and_then(|d| char::from(d).to_digit(16))
+                    .ok_or(TopicProblem::PercentEncoding)
+            };
+            let (high, low) = (digit()?, digit()?);
+            // Two hex digits: at most 255.
+            bytes.push(u8::try_from(high << 4 | low).map_err(|_| TopicProblem::PercentEncoding)?);
+        }
+        Cow::Owned(String::from_utf8(bytes).map_err(|_| TopicProblem::NotUtf8)?)
+    } else {
+        Cow::Borrowed(raw)
+    };
+    if name
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(TopicProblem::DotSegment);
+    }
+    check_topic(&name)?;
+    Ok(name)
+}
+
 /// The line and paragraph separators (U+2028, U+2029: a line break to a
 /// JavaScript source or a log reader) and the bidirectional formatting
 /// characters (U+061C, U+200E, U+200F, U+202A to U+202E, U+2066 to
@@ -63,6 +105,9 @@ pub(crate) enum TopicProblem {
     TooLong,
     Control(usize),
     Format(usize),
+    PercentEncoding,
+    NotUtf8,
+    DotSegment,
 }
 
 impl fmt::Display for TopicProblem {
@@ -74,6 +119,11 @@ impl fmt::Display for TopicProblem {
             Self::Format(at) => write!(
                 f,
                 "invalid topic: line separator or bidirectional formatting character at byte {at}"
+            ),
+            Self::PercentEncoding => f.write_str("invalid topic: bad percent-encoding"),
+            Self::NotUtf8 => f.write_str("invalid topic: not UTF-8 once percent-decoded"),
+            Self::DotSegment => f.write_str(
+                "invalid topic: a `.` or `..` segment, which browsers remove from a path",
             ),
         }
     }
@@ -469,6 +519,9 @@ pub(crate) struct TopicState {
     pub(crate) published: bool,
     /// Since when the expiry counts the topic unpublished.
     pub(crate) stale_since: Option<std::time::Instant>,
+    /// When it was last published or subscribed to, with
+    /// `HubBuilder::evict_idle_topics` (else `None`).
+    pub(crate) used: Option<std::time::Instant>,
     /// With a backplane: the position of the last event fanned out (`None`
     /// until a join's read tells it).
     pub(crate) fed: Option<Position>,
@@ -554,6 +607,49 @@ mod tests {
         assert!(check_topic(&"a".repeat(256)).is_ok());
         assert_eq!(check_topic("a\nb"), Err(TopicProblem::Control(1)));
         assert_eq!(check_topic("\u{7f}"), Err(TopicProblem::Control(0)));
+    }
+
+    #[test]
+    fn topics_from_paths() {
+        let ok = |raw: &str| topic_from_path(raw).map(Cow::into_owned);
+        assert_eq!(ok("lobby"), Ok("lobby".to_owned()));
+        assert!(matches!(topic_from_path("lobby"), Ok(Cow::Borrowed(_))));
+        assert_eq!(ok("caf%C3%A9"), Ok("café".to_owned()));
+        assert_eq!(ok("%61bc"), Ok("abc".to_owned()));
+        assert_eq!(ok("a+b"), Ok("a+b".to_owned()));
+        assert_eq!(ok("a%2Fb/c"), Ok("a/b/c".to_owned()));
+        assert_eq!(ok("a..b/.c/d."), Ok("a..b/.c/d.".to_owned()));
+        for (raw, problem) in [
+            ("a%2", TopicProblem::PercentEncoding),
+            ("a%", TopicProblem::PercentEncoding),
+            ("a%zz", TopicProblem::PercentEncoding),
+            ("a%+1", TopicProblem::PercentEncoding),
+            ("%FF", TopicProblem::NotUtf8),
+            ("%C3", TopicProblem::NotUtf8),
+            (".", TopicProblem::DotSegment),
+            ("..", TopicProblem::DotSegment),
+            ("a/../b", TopicProblem::DotSegment),
+            ("a/%2e", TopicProblem::DotSegment),
+            ("%2E%2e/b", TopicProblem::DotSegment),
+            ("", TopicProblem::Empty),
+            ("%0A", TopicProblem::Control(0)),
+            ("a%E2%80%AE", TopicProblem::Format(1)),
+            ("a%00", TopicProblem::Control(1)),
+        ] {
+            assert_eq!(topic_from_path(raw), Err(problem), "{raw}");
+        }
+        // The longest name, encoded in full, and one byte more.
+        let longest = "%41".repeat(MAX_TOPIC_LEN);
+        assert_eq!(ok(&longest), Ok("A".repeat(MAX_TOPIC_LEN)));
+        assert_eq!(
+            topic_from_path(&format!("{longest}A")),
+            Err(TopicProblem::TooLong)
+        );
+        // Far longer: refused before any decoding.
+        assert_eq!(
+            topic_from_path(&"%".repeat(100_000)),
+            Err(TopicProblem::TooLong)
+        );
     }
 
     #[test]

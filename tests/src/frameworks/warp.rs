@@ -81,8 +81,12 @@ impl Framework for Warp {
 fn hub_routes(
     route: HubRoute,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    // The topic percent-decoded (warp's `path!` would hand it on as sent)
+    // and checked by `ssekit_warp::topic`, whose refusal `recover` answers.
     warp::get()
-        .and(warp::path!("hub" / String))
+        .and(warp::path("hub"))
+        .and(ssekit_warp::topic())
+        .and(warp::path::end())
         .and(ssekit_warp::resume_from())
         .map(move |topic: String, ssekit_warp::ResumeFrom(from)| {
             match hub_route(&route, &topic, from) {
@@ -93,6 +97,8 @@ fn hub_routes(
                 }
             }
         })
+        .recover(ssekit_warp::recover)
+        .unify()
 }
 
 impl crate::hub_scenarios::HubFramework for Warp {

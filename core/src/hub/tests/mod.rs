@@ -887,6 +887,71 @@ async fn topics_are_capped_and_removable() {
     hub.publish("c", "1").unwrap();
 }
 
+#[test]
+fn with_eviction_the_least_recently_used_idle_topics_make_room() {
+    let hub = Hub::builder().max_topics(4).evict_idle_topics(true).build();
+    let mut marks = Vec::new();
+    for name in ["t0", "t1", "t2", "t3"] {
+        marks.push(hub.publish(name, "1").unwrap().id().clone());
+        // Distinct use times, whatever the clock's resolution.
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A subscribe is a use: t0 is now the most recently used but one.
+    drop(sub(&hub, "t0", Resume::Start));
+    std::thread::sleep(Duration::from_millis(2));
+    let listening = sub(&hub, "t2", Resume::Start);
+    // Full: the least recently used topic nobody listens to goes (one: a
+    // batch is `max_topics / 64`, at least 1).
+    hub.publish("new1", "1").unwrap();
+    assert!(hub.topic_stats("t1").is_none(), "t1 was the oldest use");
+    for kept in ["t0", "t2", "t3", "new1"] {
+        assert!(hub.topic_stats(kept).is_some(), "{kept} kept");
+    }
+    let stats = hub.stats();
+    assert_eq!((stats.topics, stats.evicted), (4, 1));
+    // Its history went with it: a resume there is a reset, not a gap. (The
+    // topic it makes again takes t3's room: the oldest idle one now.)
+    let mut late = sub(&hub, "t1", marks[1].clone());
+    assert_eq!(reset_of(&mut late).0, "unknown_epoch");
+    assert!(hub.topic_stats("t3").is_none());
+    assert_eq!(hub.stats().evicted, 2);
+    drop(late);
+    // Subscribed-to topics never go: with every topic listened to, a new
+    // one is refused.
+    let held: Vec<_> = ["t0", "new1", "t4"]
+        .iter()
+        .map(|name| sub(&hub, name, Resume::Start))
+        .collect();
+    assert_eq!(hub.stats().topics, 4);
+    let err = hub.publish("new2", "1").unwrap_err();
+    assert!(err.is_too_many_topics(), "{err}");
+    assert_eq!(hub.stats().evicted, 2);
+    drop((held, listening));
+}
+
+#[test]
+fn eviction_lets_a_batch_go_and_is_off_by_default() {
+    let hub = Hub::builder()
+        .max_topics(128)
+        .evict_idle_topics(true)
+        .build();
+    for i in 0..128 {
+        hub.publish(&format!("t{i}"), "1").unwrap();
+    }
+    hub.publish("new", "1").unwrap();
+    // 128 / 64 = 2 at once: room for the next new topic too.
+    assert_eq!(hub.stats().evicted, 2);
+    hub.publish("new2", "1").unwrap();
+    assert_eq!(hub.stats().evicted, 2);
+    assert_eq!(hub.stats().topics, 128);
+
+    let hub = Hub::builder().max_topics(1).build();
+    hub.publish("a", "1").unwrap();
+    assert!(hub.publish("b", "1").unwrap_err().is_too_many_topics());
+    assert!(hub.topic_stats("a").is_some());
+    assert_eq!(hub.stats().evicted, 0);
+}
+
 /// Random `Last-Event-ID` values and queries built from the characters that
 /// matter (hex digits, digits, `-`, `%`, `+`, high bytes), 20 000 of them:
 /// never a panic; each answer is a replay of exactly the events after a
