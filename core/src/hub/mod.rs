@@ -49,10 +49,12 @@
 //! //     } }`
 //! // When clients choose the topic (a room in the path), bound what they
 //! // can make: `HubBuilder::max_topics` (65 536 by default, each with up
-//! // to 4 MiB of history) and `HubBuilder::history_ttl` (none by default),
-//! // and check the name with `hub::check_topic` before reading a request
-//! // body. `.` and `..` are topics too, but a browser removes them from a
-//! // URL path (the demos refuse them in a room's path for that reason).
+//! // to 4 MiB of history, `HubBuilder::history_bytes`),
+//! // `HubBuilder::history_ttl` (none by default) and
+//! // `HubBuilder::evict_idle_topics` (off by default), and check the name
+//! // with `hub::check_topic` before reading a request body. `.` and `..`
+//! // are topics too, but a browser removes them from a URL path:
+//! // `hub::topic_from_path` refuses them, for a raw path or warp's segments.
 //! // (each adapter's `ResumeFrom` docs show the route on its framework).
 //! # Ok(()) }
 //! ```
@@ -81,7 +83,7 @@
 //! | a subscriber's queue | [`HubBuilder::subscriber_queue_bytes`] (default 1 MiB), each event counted as its bytes plus 128 for holding it; a subscriber that never reads costs at most this, or one event bigger than it (which a subscriber with nothing queued or still being written still gets) (`core/tests/slow_subscriber_memory.rs` measures it). Events it has taken count until it comes back for more, so a subscriber that reads slowly may be dropped with up to half the bound truly waiting |
 //! | an idle subscriber | under 1 KiB of ssekit's own (321 bytes resident on 64-bit Linux, measured by `core/tests/subscriber_memory.rs`: the stream and its queue; no timer, see keep-alive above) |
 //! | a topic | released as soon as it has neither subscribers nor history (with history off, when its last subscriber leaves, or after a publish while it has none), or by [`Hub::remove_topic`]; with [`HubBuilder::history_ttl`], its history goes a ttl after its last publish |
-//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`]. Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 110 bytes each resident, 7 MiB at most (`core/tests/released_memory.rs`) |
+//! | topics | at most [`HubBuilder::max_topics`] (default 65 536) at once; one more is a [`HubError`], or, with [`HubBuilder::evict_idle_topics`], first lets the least recently used topics nobody subscribes to go (their history with them: a resume there is a `reset`). Besides, where as many released topics stood (at most 65 536): a position and its name's hash, about 110 bytes each resident, 7 MiB at most (`core/tests/released_memory.rs`) |
 //! | a hostile `Last-Event-ID` | parsed in one pass over at most 1024 bytes; never costs more than the replay cap |
 //!
 //! # Ids
