@@ -1,7 +1,8 @@
 //! `max_topics` under racing creators: at most `HubBuilder::max_topics`
 //! topics at once, also when creators in different shards race (each
 //! holds only its shard's lock, so a look at the hub-wide count let both
-//! create). Bounded: at most `ROUNDS` rounds of two threads each.
+//! create), and with `evict_idle_topics` racing them. Bounded: at most
+//! `ROUNDS` rounds of two threads each, and 4 x `OPS` operations.
 
 use std::sync::{Arc, Barrier};
 
@@ -43,4 +44,66 @@ fn no_more_topics_than_max_topics_at_once() {
         over, 0,
         "{over} of {ROUNDS} rounds held 2 topics at once with max_topics(1)"
     );
+}
+
+/// With `evict_idle_topics`, threads making new topics, publishing and
+/// subscribing race the passes that let idle topics go: never more than
+/// `max_topics` at once, no deadlock (every thread done within 60 s), and
+/// every publish either succeeds or is refused as too many topics.
+#[test]
+fn eviction_racing_publishers_and_subscribers_keeps_the_bound() {
+    const MAX: usize = 8;
+    const OPS: usize = 3_000;
+    let hub = Hub::builder()
+        .max_topics(MAX)
+        .evict_idle_topics(true)
+        .without_keep_alive()
+        .build();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for who in 0..4 {
+        let hub = hub.clone();
+        let done_tx = done_tx.clone();
+        std::thread::spawn(move || {
+            let mut over = 0usize;
+            let mut held = Vec::new();
+            for op in 0..OPS {
+                let name = format!("t{}", (op * 7 + who * 13) % 40);
+                match op % 3 {
+                    0 => {
+                        if let Err(err) = hub.publish(&name, "x") {
+                            assert!(err.is_too_many_topics(), "{err}");
+                        }
+                    }
+                    1 => {
+                        if let Ok(sub) = hub.subscribe(&name, Resume::Start) {
+                            held.push(sub);
+                        }
+                        if held.len() > 2 {
+                            held.remove(0);
+                        }
+                    }
+                    _ => {
+                        if let Err(err) = hub.publish(&format!("new-{who}-{op}"), "y") {
+                            assert!(err.is_too_many_topics(), "{err}");
+                        }
+                    }
+                }
+                if hub.stats().topics > MAX as u64 {
+                    over += 1;
+                }
+            }
+            let _ = done_tx.send(over);
+        });
+    }
+    drop(done_tx);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut over = 0;
+    for _ in 0..4 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        over += done_rx
+            .recv_timeout(left)
+            .expect("a thread panicked, or did not finish within 60 s (a deadlock?)");
+    }
+    assert_eq!(over, 0, "{over} looks saw more than {MAX} topics");
+    assert!(hub.stats().evicted > 0, "the race made no eviction at all");
 }

@@ -582,7 +582,9 @@ impl HubBuilder {
     ///
     /// The hub looks for them in one pass over its topics and lets go
     /// `max_topics / 64` of them at once (at least 1, at most 1 024), so a
-    /// client making new names costs a pass per batch, not per name. For a
+    /// client making new names costs a pass per batch, not per name; after
+    /// a pass that found none, new topics are refused for a second without
+    /// another. For a
     /// service whose clients choose topics, this (with
     /// [`history_ttl`](Self::history_ttl)) keeps one client that makes
     /// names by the thousand from keeping every new topic out.
@@ -660,6 +662,7 @@ impl HubBuilder {
             evict_idle: self.evict_idle,
             keep_alive: self.keep_alive,
             heartbeat: OnceLock::new(),
+            fruitless_pass: Mutex::new(None),
             stats: Counters::default(),
             backplane: self.backplane.0,
         });
@@ -688,6 +691,10 @@ struct ShardMap {
 
 type Shard = Mutex<ShardMap>;
 
+/// How long after a pass that found no idle topic to evict the next pass
+/// waits (a new topic meanwhile is refused as if eviction were off).
+const EVICT_RETRY: Duration = Duration::from_secs(1);
+
 /// The most positions of released topics a hub keeps, whatever
 /// `max_topics` (about 110 bytes each, resident).
 const MAX_RELEASED: usize = 65_536;
@@ -700,6 +707,8 @@ pub(crate) struct Inner {
     max_topics: usize,
     /// `HubBuilder::evict_idle_topics`.
     evict_idle: bool,
+    /// When a pass to evict idle topics last found none.
+    fruitless_pass: Mutex<Option<Instant>>,
     /// The keep-alive of the hub's streams.
     pub(crate) keep_alive: Option<KeepAlive>,
     /// Whether the keep-alive thread sends the keep-alives (decided on the
@@ -1626,11 +1635,16 @@ impl Inner {
         }
     }
 
-    /// Releases a topic that has neither subscribers nor history (checked
-    /// again under the locks), keeping where it stood.
     /// Lets the least recently used topics without a subscriber go (see
-    /// [`HubBuilder::evict_idle_topics`]); returns how many went.
-    fn evict_idle_topics(&self) -> usize {
+    /// [`HubBuilder::evict_idle_topics`]); returns how many went, or `None`
+    /// without looking when a pass less than [`EVICT_RETRY`] ago found
+    /// none (every topic listened to: a client making new names then
+    /// costs no pass over the topics each). One pass at a time.
+    fn evict_idle_topics(&self) -> Option<usize> {
+        let mut fruitless = lock(&self.fruitless_pass);
+        if fruitless.is_some_and(|at| at.elapsed() < EVICT_RETRY) {
+            return None;
+        }
         let mut idle: Vec<(Instant, Arc<Topic>)> = Vec::new();
         for shard in &*self.shards {
             let shard = lock(shard);
@@ -1651,6 +1665,7 @@ impl Inner {
             idle.truncate(batch);
         }
         let evicted = idle.iter().filter(|(_, topic)| self.evict(topic)).count();
+        *fruitless = (evicted == 0).then(Instant::now);
         self.stats
             .evicted
             .fetch_add(evicted as u64, Ordering::Relaxed);
@@ -1658,7 +1673,7 @@ impl Inner {
             evicted,
             "ssekit hub: the topics are full: let the least recently used ones nobody subscribes to go"
         );
-        evicted
+        Some(evicted)
     }
 
     /// Removes `topic` if it is still in its shard with no subscriber,
@@ -1698,6 +1713,8 @@ impl Inner {
         self.stats.topics.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Releases a topic that has neither subscribers nor history (checked
+    /// again under the locks), keeping where it stood.
     fn release_if_idle(&self, topic: &Arc<Topic>) {
         // Lock order: shard, then topic.
         let hash = self.hasher.hash_one(&*topic.name);

@@ -926,7 +926,18 @@ fn with_eviction_the_least_recently_used_idle_topics_make_room() {
     let err = hub.publish("new2", "1").unwrap_err();
     assert!(err.is_too_many_topics(), "{err}");
     assert_eq!(hub.stats().evicted, 2);
-    drop((held, listening));
+    // That pass found nothing: for a second, no other pass is made.
+    assert_eq!(hub.inner.evict_idle_topics(), None);
+    // t2 is idle now (its history keeps it), but within that second a new
+    // topic is refused without a look.
+    drop(listening);
+    assert!(hub.publish("new2", "1").unwrap_err().is_too_many_topics());
+    // A second later, the next new topic looks again and finds t2.
+    *lock(&hub.inner.fruitless_pass) = std::time::Instant::now().checked_sub(EVICT_RETRY);
+    hub.publish("new2", "1").unwrap();
+    assert!(hub.topic_stats("t2").is_none());
+    assert_eq!(hub.stats().evicted, 3);
+    drop(held);
 }
 
 #[test]
