@@ -79,7 +79,7 @@ fn eviction_racing_publishers_and_subscribers_keeps_the_bound() {
                             held.push(sub);
                         }
                         if held.len() > 2 {
-                            held.remove(0);
+                            drop(held.remove(0));
                         }
                     }
                     _ => {
