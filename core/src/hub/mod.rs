@@ -920,7 +920,10 @@ impl Hub {
         let Some(removed) = removed else {
             return false;
         };
-        self.inner.forget(topic);
+        if let Some(backplane) = &self.inner.backplane {
+            backplane.unwatch(topic);
+        }
+        self.inner.stats.topics.fetch_sub(1, Ordering::Relaxed);
         let subscribers = {
             let mut state = lock(&removed.state);
             state.removed = true;
@@ -1152,30 +1155,30 @@ impl Inner {
         // Taken here, under this shard's lock only, so the count (not a
         // look at it) refuses the one too many when shards race.
         let max = self.max_topics as u64;
-        let mut evicted = false;
-        while self
+        let counted = self
             .stats
             .topics
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < max).then_some(n + 1)
             })
-            .is_err()
-        {
-            // One pass at most: topics made meanwhile by others may take
-            // the room it made.
-            if !self.evict_idle || evicted {
+            .is_ok();
+        if !counted {
+            // Lock order: one shard at a time, so this one is let go. An
+            // evicted topic's place is handed over still counted, so that
+            // another new topic cannot take it meanwhile.
+            drop(shard);
+            let handed_over = self.evict_idle && self.evict_idle_topics().is_some_and(|n| n > 0);
+            if !handed_over {
                 tracing::warn!(
                     max = self.max_topics,
                     "ssekit hub: topic refused, too many topics"
                 );
                 return Err(HubError(Kind::TooManyTopics(self.max_topics)));
             }
-            // Lock order: one shard at a time, so this one is let go.
-            drop(shard);
-            self.evict_idle_topics();
-            evicted = true;
             shard = lock(self.shard_of(hash));
             if let Some(topic) = shard.topics.get(name) {
+                // Made meanwhile by another: the place goes back.
+                self.stats.topics.fetch_sub(1, Ordering::Relaxed);
                 return Ok(Arc::clone(topic));
             }
         }
@@ -1639,7 +1642,8 @@ impl Inner {
     /// [`HubBuilder::evict_idle_topics`]); returns how many went, or `None`
     /// without looking when a pass less than [`EVICT_RETRY`] ago found
     /// none (every topic listened to: a client making new names then
-    /// costs no pass over the topics each). One pass at a time.
+    /// costs no pass over the topics each). One pass at a time. The first
+    /// topic to go stays counted: its place is the caller's.
     fn evict_idle_topics(&self) -> Option<usize> {
         let mut fruitless = lock(&self.fruitless_pass);
         if fruitless.is_some_and(|at| at.elapsed() < EVICT_RETRY) {
@@ -1659,13 +1663,20 @@ impl Inner {
                 }
             }
         }
+        // The oldest first, until a batch went (one may have been used or
+        // released since the look).
+        idle.sort_unstable_by_key(|(used, _)| *used);
         let batch = (self.max_topics / 64).clamp(1, 1024);
-        if idle.len() > batch {
-            idle.select_nth_unstable_by_key(batch - 1, |(used, _)| *used);
-            idle.truncate(batch);
+        let mut evicted = 0;
+        for (_, topic) in &idle {
+            if evicted == batch {
+                break;
+            }
+            if self.evict(topic, evicted == 0) {
+                evicted += 1;
+            }
         }
-        let evicted = idle.iter().filter(|(_, topic)| self.evict(topic)).count();
-        *fruitless = (evicted == 0).then(Instant::now);
+        *fruitless = idle.is_empty().then(Instant::now);
         self.stats
             .evicted
             .fetch_add(evicted as u64, Ordering::Relaxed);
@@ -1677,8 +1688,9 @@ impl Inner {
     }
 
     /// Removes `topic` if it is still in its shard with no subscriber,
-    /// forgetting where it stood, as [`Hub::remove_topic`] does.
-    fn evict(&self, topic: &Arc<Topic>) -> bool {
+    /// forgetting where it stood, as [`Hub::remove_topic`] does; with
+    /// `hand_over`, its place stays counted (for a new topic).
+    fn evict(&self, topic: &Arc<Topic>, hand_over: bool) -> bool {
         let hash = self.hasher.hash_one(&*topic.name);
         let mut shard = lock(self.shard_of(hash));
         if !shard
@@ -1699,18 +1711,14 @@ impl Inner {
         shard.topics.remove(&topic.name);
         drop(state);
         drop(shard);
-        self.forget(&topic.name);
+        if let Some(backplane) = &self.backplane {
+            backplane.unwatch(&topic.name);
+        }
+        if !hand_over {
+            self.stats.topics.fetch_sub(1, Ordering::Relaxed);
+        }
         tracing::debug!(topic = %topic.name, "ssekit hub: topic evicted");
         true
-    }
-
-    /// What follows a topic leaving its shard: the count, and the
-    /// backplane's watch.
-    fn forget(&self, name: &str) {
-        if let Some(backplane) = &self.backplane {
-            backplane.unwatch(name);
-        }
-        self.stats.topics.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Releases a topic that has neither subscribers nor history (checked
