@@ -584,10 +584,11 @@ impl HubBuilder {
     /// `max_topics / 64` of them at once (at least 1, at most 1 024), so a
     /// client making new names costs a pass per batch, not per name; after
     /// a pass that found none, new topics are refused for a second without
-    /// another. For a
-    /// service whose clients choose topics, this (with
-    /// [`history_ttl`](Self::history_ttl)) keeps one client that makes
-    /// names by the thousand from keeping every new topic out.
+    /// another. The place of the first topic to go is the new topic's, so
+    /// concurrent new topics do not take each other's. For a service whose
+    /// clients choose topics, this (with [`history_ttl`](Self::history_ttl))
+    /// keeps one client that makes names by the thousand from keeping every
+    /// new topic out.
     ///
     /// ```
     /// let hub = ssekit::Hub::builder().max_topics(2).evict_idle_topics(true).build();
