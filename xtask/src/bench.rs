@@ -83,8 +83,8 @@ fn run_binary(root: &Path, name: &str, args: &[&str]) -> ExitCode {
 ///
 /// `--only SECTION` (repeatable: `stream`, `idle`, `fanout`, `redis`) and
 /// `--framework NAME` and `--shape LABEL` (repeatable) narrow the run; they
-/// go to the load client as they are, and so does `--no-pin` (servers and client share
-/// every CPU instead of half each). `--quick` skips the Redis step unless `--only redis`
+/// go to the load client as they are, and so do `--no-pin` (servers and client share
+/// every CPU instead of half each) and `--keep-rep-movsb`. `--quick` skips the Redis step unless `--only redis`
 /// asks for it: the quick run is the socket table, and building redis-rs
 /// would take a third of its time.
 fn sockets(root: &Path, args: &[String]) -> ExitCode {
@@ -110,8 +110,10 @@ fn sockets(root: &Path, args: &[String]) -> ExitCode {
         if quick {
             load_args.push("--quick");
         }
-        if args.iter().any(|a| a == "--no-pin") {
-            load_args.push("--no-pin");
+        for flag in ["--no-pin", "--keep-rep-movsb"] {
+            if args.iter().any(|a| a == flag) {
+                load_args.push(flag);
+            }
         }
         for pair in args.windows(2) {
             let narrows = pair[0] == "--framework"

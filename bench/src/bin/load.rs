@@ -58,6 +58,9 @@ impl Server {
             }
             None => Command::new(&bin),
         };
+        if let Some(tunables) = rep_movsb_off() {
+            command.env("GLIBC_TUNABLES", tunables);
+        }
         let mut child = command
             .args([flavour, "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -630,14 +633,44 @@ fn main() -> ExitCode {
             cpus.servers, cpus.client
         );
     }
+    if let Some(tunables) = rep_movsb_off() {
+        eprintln!(
+            "bench-load: an AMD CPU: servers run with GLIBC_TUNABLES={tunables} (glibc bug 30994; --keep-rep-movsb to leave it)"
+        );
+    }
     runtime.block_on(run())
 }
 
+/// glibc's copy without `rep movsb`, for every server alike, on AMD CPUs
+/// (unless `--keep-rep-movsb`, or `GLIBC_TUNABLES` is set already). glibc
+/// (2.36 here) copies 2 112 bytes to 512 KiB with `rep movsb`, which on
+/// AMD's CPUs runs some 25 times slower when the destination is 1 to 31
+/// bytes past a multiple of 4 KiB from the source (glibc bug 30994;
+/// measured here at 1.5-2.4 GB/s against 40-67 otherwise). Whether an
+/// event's copy hits that depends on where the allocator put two buffers,
+/// so it made one flavour of a server pay it and not another: ssekit on
+/// poem at 4 KiB took 4 000-4 300 ns of CPU per event against poem's
+/// built-in's 2 900, and 1 700-1 800 with the vector copy, the built-in
+/// unchanged (`bench/results/measurements-session15.md`).
+fn rep_movsb_off() -> Option<&'static str> {
+    static TUNABLES: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *TUNABLES.get_or_init(|| {
+        let amd = std::fs::read_to_string("/proc/cpuinfo")
+            .is_ok_and(|info| info.contains("AuthenticAMD"));
+        let kept = std::env::args().any(|a| a == "--keep-rep-movsb")
+            || std::env::var_os("GLIBC_TUNABLES").is_some();
+        (cfg!(target_arch = "x86_64") && amd && !kept)
+            .then_some("glibc.cpu.x86_rep_movsb_threshold=0x10000000")
+    })
+}
+
 /// The command line, for `--help` and for an argument it does not know.
-const USAGE: &str = "usage: bench-load [--quick] [--no-pin] [--svg FILE] [--framework NAME]... \
-[--only stream|idle|fanout]... [--shape LABEL]...
+const USAGE: &str = "usage: bench-load [--quick] [--no-pin] [--keep-rep-movsb] [--svg FILE] \
+[--framework NAME]... [--only stream|idle|fanout]... [--shape LABEL]...
   --quick          the short plan (about 30 s), else the full one (about 3 min)
   --no-pin         servers and this client share every CPU (default: a CPU split with taskset)
+  --keep-rep-movsb on an AMD CPU, leave glibc's `rep movsb` copy on in the servers (default:
+                   off for all alike, GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=0x10000000)
   --svg FILE       where the chart goes (default target/bench/ratios.svg)
   --framework NAME axum, warp, poem, actix-web or floor (repeatable; default: all)
   --only SECTION   one section of the run (repeatable; default: all)
@@ -653,7 +686,7 @@ fn check_args(args: &[String]) -> Option<ExitCode> {
                 println!("{USAGE}");
                 return Some(ExitCode::SUCCESS);
             }
-            "--quick" | "--no-pin" => {}
+            "--quick" | "--no-pin" | "--keep-rep-movsb" => {}
             "--svg" | "--framework" | "--only" | "--shape" => {
                 if rest.next().is_none() {
                     eprintln!("{arg} needs a value\n{USAGE}");
@@ -862,7 +895,11 @@ async fn run() -> ExitCode {
                 "servers on CPU {}, load client on CPU {}",
                 c.servers, c.client
             )
-        )
+        ) + if rep_movsb_off().is_some() {
+            "; servers without glibc's `rep movsb` copy (an AMD CPU)"
+        } else {
+            ""
+        }
     );
     println!(
         "## One stream, events/s (ratio: ssekit / built-in; vs limit: ssekit / pre-formatted bytes)\n"
