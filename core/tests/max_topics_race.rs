@@ -54,56 +54,40 @@ fn no_more_topics_than_max_topics_at_once() {
 fn eviction_racing_publishers_and_subscribers_keeps_the_bound() {
     const MAX: usize = 8;
     const OPS: usize = 3_000;
-    let hub = Hub::builder()
-        .max_topics(MAX)
-        .evict_idle_topics(true)
-        .without_keep_alive()
-        .build();
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    for who in 0..4 {
-        let hub = hub.clone();
-        let done_tx = done_tx.clone();
-        std::thread::spawn(move || {
-            let mut over = 0usize;
-            let mut held = Vec::new();
-            for op in 0..OPS {
-                let name = format!("t{}", (op * 7 + who * 13) % 40);
-                match op % 3 {
-                    0 => {
-                        if let Err(err) = hub.publish(&name, "x") {
-                            assert!(err.is_too_many_topics(), "{err}");
-                        }
-                    }
-                    1 => {
-                        if let Ok(sub) = hub.subscribe(&name, Resume::Start) {
-                            held.push(sub);
-                        }
-                        if held.len() > 2 {
-                            drop(held.remove(0));
-                        }
-                    }
-                    _ => {
-                        if let Err(err) = hub.publish(&format!("new-{who}-{op}"), "y") {
-                            assert!(err.is_too_many_topics(), "{err}");
-                        }
+    let hub = evicting_hub(MAX);
+    let racing = hub.clone();
+    let over = sum_threads(4, move |who| {
+        let hub = &racing;
+        let mut over = 0usize;
+        let mut held = Vec::new();
+        for op in 0..OPS {
+            let name = format!("t{}", (op * 7 + who * 13) % 40);
+            match op % 3 {
+                0 => {
+                    if let Err(err) = hub.publish(&name, "x") {
+                        assert!(err.is_too_many_topics(), "{err}");
                     }
                 }
-                if hub.stats().topics > MAX as u64 {
-                    over += 1;
+                1 => {
+                    if let Ok(sub) = hub.subscribe(&name, Resume::Start) {
+                        held.push(sub);
+                    }
+                    if held.len() > 2 {
+                        drop(held.remove(0));
+                    }
+                }
+                _ => {
+                    if let Err(err) = hub.publish(&format!("new-{who}-{op}"), "y") {
+                        assert!(err.is_too_many_topics(), "{err}");
+                    }
                 }
             }
-            let _ = done_tx.send(over);
-        });
-    }
-    drop(done_tx);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut over = 0;
-    for _ in 0..4 {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        over += done_rx
-            .recv_timeout(left)
-            .expect("a thread panicked, or did not finish within 60 s (a deadlock?)");
-    }
+            if hub.stats().topics > MAX as u64 {
+                over += 1;
+            }
+        }
+        over
+    });
     assert_eq!(over, 0, "{over} looks saw more than {MAX} topics");
     assert!(hub.stats().evicted > 0, "the race made no eviction at all");
 }
@@ -117,38 +101,54 @@ fn eviction_racing_publishers_and_subscribers_keeps_the_bound() {
 fn concurrent_new_topics_with_eviction_are_never_refused_while_topics_are_idle() {
     const MAX: usize = 64;
     const EACH: usize = 300;
-    let hub = Hub::builder()
-        .max_topics(MAX)
-        .evict_idle_topics(true)
-        .without_keep_alive()
-        .build();
+    let hub = evicting_hub(MAX);
     for i in 0..MAX {
         hub.publish(&format!("old{i}"), "x").expect("below the cap");
     }
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    for who in 0..8 {
-        let hub = hub.clone();
-        let done_tx = done_tx.clone();
-        std::thread::spawn(move || {
-            let refused = (0..EACH)
-                .filter(|i| hub.publish(&format!("new-{who}-{i}"), "y").is_err())
-                .count();
-            let _ = done_tx.send(refused);
-        });
-    }
-    drop(done_tx);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut refused = 0;
-    for _ in 0..8 {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        refused += done_rx
-            .recv_timeout(left)
-            .expect("a thread panicked, or did not finish within 60 s (a deadlock?)");
-    }
+    let racing = hub.clone();
+    let refused = sum_threads(8, move |who| {
+        (0..EACH)
+            .filter(|i| racing.publish(&format!("new-{who}-{i}"), "y").is_err())
+            .count()
+    });
     assert_eq!(refused, 0, "{refused} of {} new topics refused", 8 * EACH);
     let stats = hub.stats();
     assert_eq!(stats.topics, MAX as u64);
     // One per new topic, or more: a topic evicted before its first
     // publish took its lock is made again.
     assert!(stats.evicted >= 8 * EACH as u64, "{}", stats.evicted);
+}
+
+/// Runs `threads` threads of `work(who)` and sums what they return, each
+/// within 60 s of the start (a deadlock fails the test, not hangs it).
+fn sum_threads(threads: usize, work: impl Fn(usize) -> usize + Send + Sync + 'static) -> usize {
+    let work = Arc::new(work);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for who in 0..threads {
+        let work = Arc::clone(&work);
+        let done_tx = done_tx.clone();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(work(who));
+        });
+    }
+    drop(done_tx);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    (0..threads)
+        .map(|_| {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match done_rx.recv_timeout(left) {
+                Ok(n) => n,
+                Err(_) => panic!("a thread panicked, or did not finish within 60 s (a deadlock?)"),
+            }
+        })
+        .sum()
+}
+
+/// A hub of at most `max` topics that evicts idle ones.
+fn evicting_hub(max: usize) -> Hub {
+    Hub::builder()
+        .max_topics(max)
+        .evict_idle_topics(true)
+        .without_keep_alive()
+        .build()
 }
