@@ -41,6 +41,37 @@ use warp::{Filter, Rejection};
 ///     .recover(ssekit_warp::recover); // an invalid topic: 400 with the reason
 /// # let _ = room;
 /// ```
+///
+/// Posting to a room: warp runs filters in order, so with `topic()` before
+/// the body filter a bad room is refused before any of the body is read.
+///
+/// ```
+/// use ssekit::Hub;
+/// use warp::Filter;
+/// use warp::http::StatusCode;
+/// use warp::reply::Reply;
+///
+/// let hub = Hub::new();
+/// let post = warp::path("rooms")
+///     .and(ssekit_warp::topic())
+///     .and(warp::path::end())
+///     .and(warp::post())
+///     .and(warp::body::content_length_limit(64 * 1024))
+///     .and(warp::body::bytes())
+///     .map(move |room: String, body: bytes::Bytes| {
+///         let Ok(text) = String::from_utf8(body.to_vec()) else {
+///             return warp::reply::with_status("not UTF-8".to_owned(), StatusCode::BAD_REQUEST)
+///                 .into_response();
+///         };
+///         match hub.publish(&room, text) {
+///             Ok(published) => published.id().as_str().to_owned().into_response(),
+///             Err(err) => warp::reply::with_status(err.to_string(), StatusCode::SERVICE_UNAVAILABLE)
+///                 .into_response(),
+///         }
+///     })
+///     .recover(ssekit_warp::recover);
+/// # let _ = post;
+/// ```
 pub fn topic() -> impl Filter<Extract = (String,), Error = Rejection> + Clone + Send + Sync + 'static
 {
     warp::path::param::<String>().and_then(|raw: String| async move {
