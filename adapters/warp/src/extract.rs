@@ -41,13 +41,12 @@ pub fn last_event_id()
 ///
 /// The rejection itself, when it is neither.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Rejection> {
-    let reason = match (
-        rejection.find::<LastEventIdRejection>(),
-        rejection.find::<TopicRejection>(),
-    ) {
-        (Some(err), _) => err.to_string(),
-        (None, Some(err)) => err.to_string(),
-        (None, None) => return Err(rejection),
+    let Some(reason) = rejection
+        .find::<LastEventIdRejection>()
+        .map(ToString::to_string)
+        .or_else(|| rejection.find::<TopicRejection>().map(ToString::to_string))
+    else {
+        return Err(rejection);
     };
     Ok(warp::reply::with_status(reason, StatusCode::BAD_REQUEST).into_response())
 }

@@ -1168,7 +1168,7 @@ impl Inner {
             // evicted topic's place is handed over still counted, so that
             // another new topic cannot take it meanwhile.
             drop(shard);
-            let handed_over = self.evict_idle && self.evict_idle_topics().is_some_and(|n| n > 0);
+            let handed_over = self.evict_idle && self.make_room().is_some_and(|n| n > 0);
             if !handed_over {
                 tracing::warn!(
                     max = self.max_topics,
@@ -1224,9 +1224,7 @@ impl Inner {
             let event = with_id(position, body);
             state.log.append(event.clone(), &self.limits);
             state.published = true;
-            if self.evict_idle {
-                state.used = Some(Instant::now());
-            }
+            self.mark_used(&mut state);
             let (subscribers, wakes) = self.fan_out(&topic, &mut state, &event);
             // Kept neither by a subscriber nor by its history (history off,
             // or an event bigger than it): released, as after the last
@@ -1572,9 +1570,7 @@ impl Inner {
             if state.removed {
                 continue;
             }
-            if self.evict_idle {
-                state.used = Some(Instant::now());
-            }
+            self.mark_used(&mut state);
             let shared = SubShared::new();
             let (preface, join) = if let Some(backplane) = &self.backplane {
                 // Registered now, so that live events queue while the
@@ -1645,7 +1641,7 @@ impl Inner {
     /// none (every topic listened to: a client making new names then
     /// costs no pass over the topics each). One pass at a time. The first
     /// topic to go stays counted: its place is the caller's.
-    fn evict_idle_topics(&self) -> Option<usize> {
+    fn make_room(&self) -> Option<usize> {
         let mut fruitless = lock(&self.fruitless_pass);
         if fruitless.is_some_and(|at| at.elapsed() < EVICT_RETRY) {
             return None;
@@ -1686,6 +1682,14 @@ impl Inner {
             "ssekit hub: the topics are full: let the least recently used ones nobody subscribes to go"
         );
         Some(evicted)
+    }
+
+    /// Notes a publish or subscribe as a use of the topic, for
+    /// [`HubBuilder::evict_idle_topics`] (else nothing).
+    fn mark_used(&self, state: &mut TopicState) {
+        if self.evict_idle {
+            state.used = Some(Instant::now());
+        }
     }
 
     /// Removes `topic` if it is still in its shard with no subscriber,

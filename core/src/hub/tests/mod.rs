@@ -927,7 +927,7 @@ fn with_eviction_the_least_recently_used_idle_topics_make_room() {
     assert!(err.is_too_many_topics(), "{err}");
     assert_eq!(hub.stats().evicted, 2);
     // That pass found nothing: for a second, no other pass is made.
-    assert_eq!(hub.inner.evict_idle_topics(), None);
+    assert_eq!(hub.inner.make_room(), None);
     // t2 is idle now (its history keeps it), but within that second a new
     // topic is refused without a look.
     drop(listening);
